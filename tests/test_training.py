@@ -1,0 +1,165 @@
+"""The fit loop: the loss falls, seeds repeat, divergence stops, checkpoints round-trip."""
+import math
+import os
+
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from helpers import (ConvAutoencoder, DenseAutoencoder, TabularAutoencoder, TrainingDivergedError, add_noise, fit,
+                     get_device, load_checkpoint, save_checkpoint, set_seed, tensor_loader)
+
+
+def small_batch(n=64, seed=0):
+    """A few blurry strokes: structured enough for an autoencoder to learn quickly."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.zeros(n, 1, 28, 28)
+    rows = torch.randint(6, 22, (n,), generator=g)
+    for i, r in enumerate(rows):
+        X[i, 0, r - 2:r + 2, 4:24] = 1.0
+    return X
+
+
+def loader(X, batch_size=16, seed=0):
+    return tensor_loader(X, batch_size=batch_size, shuffle=True, seed=seed)
+
+
+def test_loss_falls_on_a_small_batch():
+    set_seed(0)
+    model = DenseAutoencoder(latent_dim=8, hidden_dim=64)
+    X = small_batch()
+    history = fit(model, loader(X), loader(X), num_epochs=15, lr=1e-2, progress=False)
+    assert isinstance(history, pd.DataFrame)
+    assert list(history.columns[:5]) == ["epoch", "train_loss", "batch_loss_sum", "valid_loss", "lr"]
+    assert history["train_loss"].iloc[-1] < 0.5 * history["train_loss"].iloc[0]
+    assert history["valid_loss"].notna().all()
+    assert not model.training  # left in eval mode, ready for scoring
+
+
+def test_same_seed_gives_the_same_losses():
+    def run():
+        set_seed(123)
+        model = ConvAutoencoder(latent_dim=4)
+        return fit(model, loader(small_batch(32), seed=1), num_epochs=2, lr=1e-3, progress=False)["train_loss"]
+    assert run().tolist() == run().tolist()
+
+
+def test_sgd_onecycle_and_batch_loss_sum():
+    set_seed(0)
+    model = TabularAutoencoder()
+    X = torch.rand(30, 65)
+    history = fit(model, tensor_loader(X, batch_size=10), num_epochs=3, lr=0.1, optimizer="sgd",
+                  lr_schedule="onecycle", progress=False)
+    # three batches of ten: the per-example mean is the mean of the batch losses
+    assert history["batch_loss_sum"].tolist() == pytest.approx((history["train_loss"] * 3).tolist())
+    assert history["lr"].iloc[-1] < 0.01  # one-cycle anneals towards zero
+
+
+def test_nan_loss_stops_with_epoch_and_batch():
+    model = DenseAutoencoder(latent_dim=4, hidden_dim=16)
+    X = small_batch(32)
+    X[20] = float("nan")
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch 2 of 2"):
+        fit(model, tensor_loader(X, batch_size=16), num_epochs=2, lr=1e-3, progress=False)
+
+
+def test_exploding_learning_rate_is_reported_not_silently_continued():
+    set_seed(0)
+    model = TabularAutoencoder()
+
+    def explode(out, target):  # a loss that overflows, as a runaway lr would
+        return ((out - target) * 1e30).pow(2).sum() * 1e30
+
+    with pytest.raises(TrainingDivergedError, match="diverged"):
+        fit(model, tensor_loader(torch.rand(20, 65), batch_size=10), num_epochs=1, lr=1.0, loss_fn=explode,
+            progress=False)
+
+
+def test_denoising_uses_clean_targets():
+    seen = []
+
+    def spy(out, target):
+        seen.append(target.clone())
+        return nn.functional.mse_loss(out, target)
+
+    X = small_batch(16)
+    fit(DenseAutoencoder(latent_dim=4, hidden_dim=16), tensor_loader(X, batch_size=16), num_epochs=1, lr=1e-3,
+        loss_fn=spy, noise_std=0.3, progress=False)
+    assert torch.equal(seen[0], X)
+
+
+def test_add_noise_stays_in_range_and_repeats_with_a_generator():
+    X = torch.rand(4, 1, 28, 28)
+    a = add_noise(X, 0.5, torch.Generator().manual_seed(1))
+    b = add_noise(X, 0.5, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.min() >= 0 and a.max() <= 1 and not torch.equal(a, X)
+    with pytest.raises(ValueError, match="noise_std"):
+        add_noise(X, -0.1)
+
+
+def test_snapshots_and_early_stop():
+    set_seed(0)
+    X = small_batch()
+    history = fit(DenseAutoencoder(latent_dim=8, hidden_dim=64), loader(X),
+                  tensor_loader(X, torch.arange(len(X)) % 10, batch_size=9), num_epochs=30, lr=1e-2,
+                  snapshot=True, stop_at_valid_loss=0.05, progress=False)
+    assert len(history) < 30 and history["valid_loss"].iloc[-1] <= 0.05
+    assert history.attrs["snapshot_inputs"].shape == (9, 1, 28, 28)
+    assert history["snapshot"].iloc[0].shape == (9, 1, 28, 28)
+    assert history.attrs["snapshot_labels"].tolist() == list(range(9))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_epochs": 0, "lr": 1e-3}, "num_epochs"),
+    ({"num_epochs": 1, "lr": 0}, "lr"),
+    ({"num_epochs": 1, "lr": 1e-3, "optimizer": "rmsprop"}, "optimizer"),
+    ({"num_epochs": 1, "lr": 1e-3, "lr_schedule": "cosine"}, "lr_schedule"),
+    ({"num_epochs": 1, "lr": 1e-3, "snapshot": True}, "valid_loader"),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(DenseAutoencoder(), loader(small_batch(16)), progress=False, **kwargs)
+
+
+def test_get_device_falls_back_to_cpu_when_no_accelerator(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert get_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_device() == torch.device("cuda")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    set_seed(0)
+    model = ConvAutoencoder(latent_dim=5).eval()
+    path = save_checkpoint(model, tmp_path / "sub" / "conv.pt", seed=0, valid_loss=0.01)
+    loaded = load_checkpoint(path, device="cpu")
+    assert isinstance(loaded, ConvAutoencoder) and loaded.config == {"latent_dim": 5}
+    assert loaded.metadata == {"seed": 0, "valid_loss": 0.01}
+    X = torch.rand(3, 1, 28, 28)
+    assert torch.equal(loaded(X), model(X))
+    assert os.listdir(path.parent) == ["conv.pt"]  # no temporary file left behind
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "absent.pt")
+    with pytest.raises(TypeError, match="course models"):
+        save_checkpoint(nn.Linear(2, 2), tmp_path / "x.pt")
+
+
+def test_interrupted_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    path = save_checkpoint(DenseAutoencoder(latent_dim=3), tmp_path / "m.pt")
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(DenseAutoencoder(latent_dim=3), path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.pt"]
+    assert not math.isnan(load_checkpoint(path, "cpu").config["latent_dim"])
