@@ -31,6 +31,23 @@ __all__ = [
 IMAGE_SHAPES = "(H, W), (1, H, W), (N, H, W) or (N, 1, H, W)"
 
 
+def _enable_inline_figures() -> None:
+    """In a Jupyter kernel, show returned Figures as images (not as ``<Figure size ...>``).
+
+    pyplot would register the formatter on import; these figures never touch pyplot.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
+
+
+_enable_inline_figures()
+
+
 def _to_numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()

@@ -1,0 +1,317 @@
+"""Each check passes on a right answer and fails, with a useful message, on a wrong one."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers.exercises import (
+    ExerciseCheckError,
+    check_anomaly_scores,
+    check_forward,
+    check_latent_codes,
+    check_threshold,
+    check_training_step,
+)
+from helpers.models import ConvAutoencoder, DenseAutoencoder
+
+
+def test_error_is_an_assertion_error():
+    assert issubclass(ExerciseCheckError, AssertionError)
+
+
+# ------------------------------------------------------------------ check_forward
+@pytest.mark.parametrize("model", [DenseAutoencoder(), ConvAutoencoder()])
+def test_forward_passes_on_the_course_models(model, capsys):
+    assert check_forward(model) is None  # a check cell shows only the verdict
+    assert "✓ output shape (8, 1, 28, 28)" in capsys.readouterr().out
+
+
+def test_forward_accepts_a_function_and_given_inputs():
+    X = torch.rand(5, 1, 28, 28)
+    seen = []
+    check_forward(lambda x: seen.append(x) or x.clamp(0, 1), X)
+    assert seen[0] is X
+
+
+def test_forward_restores_training_mode():
+    model = DenseAutoencoder().train()
+    check_forward(model)
+    assert model.training
+
+
+def test_forward_flat_output_hints_at_unflatten():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 784), nn.Sigmoid())
+    with pytest.raises(ExerciseCheckError, match=r"shape \(8, 784\), expected \(8, 1, 28, 28\)(.|\n)*Unflatten"):
+        check_forward(model)
+
+
+def test_forward_without_sigmoid_hints_at_sigmoid():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 784), nn.Unflatten(1, (1, 28, 28)))
+    nn.init.constant_(model[1].bias, -3.0)
+    with pytest.raises(ExerciseCheckError, match=r"expected \[0, 1\](.|\n)*Sigmoid"):
+        check_forward(model)
+
+
+def test_forward_tuple_output_is_refused():
+    with pytest.raises(ExerciseCheckError, match="only the reconstruction"):
+        check_forward(lambda x: (x, x.flatten(1)[:, :20]))
+
+
+def test_forward_reports_the_students_exception():
+    def broken(x):
+        return x.view(-1, 100)
+
+    with pytest.raises(ExerciseCheckError, match=r"raised RuntimeError"):
+        check_forward(broken)
+
+
+def test_forward_lets_a_stub_through():
+    def stub(x):
+        raise NotImplementedError("Exercise 1.1")
+
+    with pytest.raises(NotImplementedError):
+        check_forward(stub)
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_forward(NotImplemented)
+
+
+# ------------------------------------------------------------------ check_training_step
+def good_step(model, X, optimizer):
+    optimizer.zero_grad()
+    loss = F.mse_loss(model(X), X)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def test_training_step_passes_and_the_loss_falls(capsys):
+    check_training_step(good_step)
+    assert "the loss falls over 30 steps" in capsys.readouterr().out
+
+
+def test_training_step_passes_on_a_course_model():
+    model = DenseAutoencoder(latent_dim=8, hidden_dim=32)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    check_training_step(good_step, model=model, optimizer=optimizer)
+
+
+def test_training_step_accepts_a_tensor_loss():
+    def step(model, X, optimizer):
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(X), X)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    check_training_step(step)
+
+
+def test_training_step_without_zero_grad():
+    def step(model, X, optimizer):
+        loss = F.mse_loss(model(X), X)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    with pytest.raises(ExerciseCheckError, match="zero_grad"):
+        check_training_step(step)
+
+
+def test_training_step_without_optimizer_step():
+    def step(model, X, optimizer):
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(X), X)
+        loss.backward()
+        return loss.item()
+
+    with pytest.raises(ExerciseCheckError, match=r"did not change(.|\n)*optimizer.step\(\)"):
+        check_training_step(step)
+
+
+def test_training_step_with_a_wrong_target():
+    def step(model, X, optimizer):  # trains towards random noise: the reconstruction loss cannot fall
+        optimizer.zero_grad()
+        F.mse_loss(model(X), torch.rand_like(X)).backward()
+        optimizer.step()
+        return F.mse_loss(model(X), X).item()
+
+    with pytest.raises(ExerciseCheckError, match="did not fall"):
+        check_training_step(step)
+
+
+def test_training_step_without_a_return():
+    def step(model, X, optimizer):
+        good_step(model, X, optimizer)
+
+    with pytest.raises(ExerciseCheckError, match=r"returned NoneType(.|\n)*return loss.item\(\)"):
+        check_training_step(step)
+
+
+def test_training_step_unreduced_loss():
+    def step(model, X, optimizer):
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(X), X, reduction="none")
+        loss.mean().backward()
+        optimizer.step()
+        return loss.detach()
+
+    with pytest.raises(ExerciseCheckError, match="single number"):
+        check_training_step(step)
+
+
+def test_training_step_wrong_signature_is_explained():
+    def step(model, optimizer, X):
+        return good_step(model, X, optimizer)
+
+    with pytest.raises(ExerciseCheckError, match=r"step_fn\(model, X, optimizer\) raised"):
+        check_training_step(step)
+
+
+# ------------------------------------------------------------------ check_anomaly_scores
+def mse_scores(model, X):
+    model.eval()
+    with torch.no_grad():
+        return ((model(X) - X) ** 2).flatten(1).mean(1)
+
+
+def test_anomaly_scores_pass_with_the_toy_model(capsys):
+    check_anomaly_scores(mse_scores)
+    out = capsys.readouterr().out
+    assert "one score per example (16)" in out and "corrupted images score higher" in out
+
+
+def test_anomaly_scores_accept_numpy_and_a_given_model():
+    X = torch.zeros(6, 1, 28, 28)
+    X[:, :, 10:18, 10:18] = 1.0
+
+    class Template(nn.Module):  # "trained" on these images: reconstructs every input as the block
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("template", X[0].clone())
+            self.w = nn.Parameter(torch.zeros(()))
+
+        def forward(self, x):
+            return self.template.expand_as(x) + 0 * self.w
+
+    check_anomaly_scores(lambda m, x: mse_scores(m, x).numpy(), model=Template(), X=X)
+
+
+def test_anomaly_scores_reduced_over_the_batch():
+    def score(model, X):
+        with torch.no_grad():
+            return ((model(X) - X) ** 2).mean()
+
+    with pytest.raises(ExerciseCheckError, match=r"one score per example(.|\n)*not over the batch"):
+        check_anomaly_scores(score)
+
+
+def test_anomaly_scores_not_reduced_at_all():
+    def score(model, X):
+        with torch.no_grad():
+            return (model(X) - X) ** 2
+
+    with pytest.raises(ExerciseCheckError, match="except the first"):
+        check_anomaly_scores(score)
+
+
+def test_anomaly_scores_signed_difference():
+    def score(model, X):
+        with torch.no_grad():
+            return (model(X) - X).flatten(1).mean(1) - 0.01
+
+    with pytest.raises(ExerciseCheckError, match=r"negative(.|\n)*square"):
+        check_anomaly_scores(score)
+
+
+def test_anomaly_scores_that_ignore_the_reconstruction():
+    with pytest.raises(ExerciseCheckError, match="inverted images scored no higher"):
+        check_anomaly_scores(lambda model, X: torch.zeros(len(X)))
+
+
+def test_anomaly_scores_with_gradients_attached():
+    class Learnable(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(()))
+
+        def forward(self, x):
+            return x * self.w
+
+    with pytest.raises(ExerciseCheckError, match="torch.no_grad"):
+        check_anomaly_scores(lambda m, X: ((m(X) - X) ** 2).flatten(1).mean(1), model=Learnable())
+
+
+def test_anomaly_scores_in_training_mode_with_dropout():
+    model = nn.Sequential(nn.Dropout(0.5), nn.Sigmoid())
+
+    def score(m, X):  # forgets model.eval()
+        with torch.no_grad():
+            return ((m(X) - X) ** 2).flatten(1).mean(1)
+
+    with pytest.raises(ExerciseCheckError, match="model.eval"):
+        check_anomaly_scores(score, model=model.train())
+
+
+def test_anomaly_scores_modifying_the_input():
+    def score(model, X):
+        with torch.no_grad():
+            X -= model(X)
+            return (X ** 2).flatten(1).mean(1)
+
+    with pytest.raises(ExerciseCheckError, match="in place"):
+        check_anomaly_scores(score)
+
+
+# ------------------------------------------------------------------ check_latent_codes
+def test_latent_codes_pass(capsys):
+    check_latent_codes(torch.randn(100, 2), 100, 2)
+    check_latent_codes(np.random.rand(100, 2), 100, 2)
+    assert capsys.readouterr().out.count("✓ shape (100, 2)") == 2
+
+
+@pytest.mark.parametrize("Z, pattern", [
+    (np.zeros((100, 1, 2)) + np.arange(100)[:, None, None], r"shape \(100, 1, 2\)(.|\n)*reshape"),
+    (np.random.rand(100, 20), r"latent size of this model is 2"),
+    (np.random.rand(50, 2), r"encode all 100"),
+    (np.ones((100, 2)), "every code is the same"),
+    (np.full((100, 2), np.nan), "NaN"),
+    (torch.randn(100, 2, requires_grad=True), "no_grad"),
+])
+def test_latent_codes_fail(Z, pattern):
+    with pytest.raises(ExerciseCheckError, match=pattern):
+        check_latent_codes(Z, 100, 2)
+
+
+def test_latent_codes_stub():
+    with pytest.raises(NotImplementedError):
+        check_latent_codes(NotImplemented, 100, 2)
+
+
+# ------------------------------------------------------------------ check_threshold
+def test_threshold_accepts_either_standard_deviation(capsys):
+    errors = torch.rand(1000)
+    check_threshold(errors.mean() + errors.std(), errors)             # torch: ddof=1
+    e = errors.numpy()
+    check_threshold(float(e.mean() + e.std()), e)                      # numpy: ddof=0
+    check_threshold(float(e.mean() + 2 * e.std()), e, k=2)
+    assert "lie above it" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, pattern", [
+    (lambda e: e.mean(), "that is the mean"),
+    (lambda e: e.mean() + e.var(), "variance"),
+    (lambda e: e.max(), r"expected mean \+ 1 std"),
+    (lambda e: float("nan"), "nan"),
+    (lambda e: "0.1", "expected mean"),
+])
+def test_threshold_fails(wrong, pattern):
+    errors = np.random.default_rng(0).gamma(2.0, 0.01, size=500)
+    with pytest.raises(ExerciseCheckError, match=pattern):
+        check_threshold(wrong(errors), errors)
+
+
+def test_threshold_must_be_one_number():
+    errors = torch.rand(10, 4)
+    with pytest.raises(ExerciseCheckError, match="one number"):
+        check_threshold(errors.mean(0) + errors.std(0), errors)
