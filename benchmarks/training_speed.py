@@ -85,7 +85,7 @@ def time_to_quality(name: str, train: callable) -> dict:
     start = time.perf_counter()
     history = train()
     seconds = time.perf_counter() - start
-    final = float(history["valid_loss"].iloc[-1])
+    final = float(history["valid_mse"].iloc[-1])
     return {"recipe": name, "epochs": int(history["epoch"].iloc[-1]), "seconds": seconds,
             "valid_mse": final, "reached": final <= TARGET_MSE}
 
@@ -121,12 +121,12 @@ def main(argv=None) -> int:
         helpers.set_seed(args.seed)
         model = helpers.ConvAutoencoder(latent_dim=reference["latent_dim"])
         return helpers.fit(model, classic["train"], classic["valid"], num_epochs=reference["num_epochs"],
-                           lr=reference["lr"], weight_decay=reference["weight_decay"],
-                           stop_at_valid_loss=TARGET_MSE)
+                           lr=reference["lr"], betas=reference["betas"], weight_decay=reference["weight_decay"],
+                           stop_at_valid_mse=TARGET_MSE)
 
     def train_course():
         return helpers.train_conv_autoencoder(recipe, seed=args.seed, root=args.root, device="cpu",
-                                              stop_at_valid_loss=TARGET_MSE)[1]
+                                              stop_at_valid_mse=TARGET_MSE)[1]
 
     runs = [time_to_quality("reference (classic loader, batch 64, Adam 1e-3, <= 20 epochs)", train_reference),
             time_to_quality(f"course (in-memory loader, batch {recipe['batch_size']}, one-cycle to lr "

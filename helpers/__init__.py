@@ -48,6 +48,7 @@ from .recipes import (
     train_conv_autoencoder,
 )
 from .scoring import (
+    calibrated_scores,
     inference,
     iter_batches,
     precision_recall_at,
@@ -79,7 +80,7 @@ __all__ = [
     "TrainingDivergedError", "set_seed", "get_device", "add_noise", "fit", "save_checkpoint", "load_checkpoint",
     # scoring
     "iter_batches", "inference", "reconstruct", "reconstruction_errors", "reconstruction_dataframe",
-    "threshold_mean_std", "threshold_percentile", "roc_auc", "precision_recall_at",
+    "threshold_mean_std", "threshold_percentile", "roc_auc", "precision_recall_at", "calibrated_scores",
     # latent space
     "encode_dataset", "interpolate_latent", "crossfade", "decode_latent_grid",
     # plots

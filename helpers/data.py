@@ -251,6 +251,7 @@ def _download(url: str, dest: Path, md5: str) -> None:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
             shutil.copyfileobj(response, out)
         _verify(Path(tmp), md5)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a dataset is an ordinary file
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):

@@ -372,3 +372,359 @@ def check_threshold(value, errors, k: float = 1.0) -> None:
         _fail(f"the threshold is {value:.6g}, expected mean + {k:g} std = {candidates[0]:.6g}.", hint)
     share = float((errors > value).mean())
     _ok(f"threshold {value:.6g} = mean + {k:g} std; {share:.1%} of the errors lie above it")
+
+
+# ----------------------------------------------------------------------------- ROC AUC by counting pairs
+def _one_number(value, what: str) -> float:
+    array = _as_float_array(value, what)
+    if array.size != 1:
+        _fail(f"{what} should be one number, got shape {_shape(array.shape)}.")
+    return float(array.reshape(()))
+
+
+def check_roc_auc(auc_fn: Callable) -> None:
+    """Check a ROC AUC computed by counting pairs: ``auc_fn(scores, is_anomaly) -> AUC``.
+
+    The AUC is the share of (anomaly, normal) pairs in which the anomaly has the
+    higher score, a tie counting one half. ``scores`` and ``is_anomaly`` are
+    1-D numpy arrays (``is_anomaly`` holds 0/1 or False/True). The check runs
+    small cases with a known answer (a perfect ranking, a reversed one, ties,
+    one anomaly among three normal examples), then compares with scikit-learn
+    on 300 random scores.
+    Introduced in notebook 03 (``03_one_class_auc``).
+    """
+    _require(auc_fn, "the AUC function")
+    from sklearn.metrics import roc_auc_score
+
+    def auc_of(scores, labels, what):
+        try:
+            value = auc_fn(scores, labels)
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise ExerciseCheckError(f"auc_fn(scores, is_anomaly) on {what} raised "
+                                     f"{type(error).__name__}: {error}") from error
+        return _one_number(value, "the AUC")
+
+    mask_hint = ("if you select with is_anomaly, make it a boolean mask first "
+                 "(np.asarray(is_anomaly, dtype=bool)): indexing with an array of 0s and 1s picks "
+                 "elements 0 and 1, not the anomalies.")
+    cases = [
+        ("a perfect ranking", [0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], 1.0, mask_hint),
+        ("a reversed ranking", [0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1], 0.0,
+         "count the pairs in which the anomaly scores higher than the normal example, not the reverse."),
+        ("tied scores", [0.5, 0.5, 0.5, 0.5], [0, 1, 0, 1], 0.5,
+         "a tie between an anomaly and a normal example counts one half."),
+        ("one anomaly among three normal examples", [0.1, 0.3, 0.5, 0.4], [0, 0, 0, 1], 2 / 3,
+         "divide by the number of (anomaly, normal) pairs, n_anomalies * n_normal."),
+    ]
+    for what, scores, labels, expected, hint in cases:
+        value = auc_of(np.array(scores), np.array(labels), what)
+        if not math.isclose(value, expected, abs_tol=1e-9):
+            _fail(f"on {what} (scores {scores}, is_anomaly {labels}) the AUC is {value:.4g}, "
+                  f"expected {expected:.4g}.", hint)
+    _ok("right on small cases: a perfect ranking, a reversed one, ties, unbalanced classes")
+    rng = np.random.default_rng(0)
+    labels = rng.random(300) < 0.3
+    scores = np.round(rng.normal(size=300) + labels, 1)  # rounded: some ties across the classes
+    expected = float(roc_auc_score(labels, scores))
+    value = auc_of(scores, labels, "300 random scores")
+    if not math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-12):
+        _fail(f"on 300 random scores the AUC is {value:.6f}, scikit-learn says {expected:.6f}.", mask_hint)
+    _ok(f"agrees with scikit-learn on 300 random scores ({value:.4f})")
+
+
+# ----------------------------------------------------------------------------- precision at a prevalence
+def check_precision_at_prevalence(precision_fn: Callable) -> None:
+    """Check ``precision_fn(recall, false_positive_rate, prevalence) -> precision``.
+
+    A detector that flags a share ``recall`` of the anomalies and a share
+    ``false_positive_rate`` of the normal examples, on data where a share
+    ``prevalence`` are anomalies, has precision
+    ``recall * prevalence / (recall * prevalence + false_positive_rate * (1 - prevalence))``.
+    The check compares the function with that on a few cases.
+    Introduced in notebook 03 (``03_one_class_auc``).
+    """
+    _require(precision_fn, "the precision function")
+    cases = [(0.9, 0.01, 0.5), (0.95, 0.05, 0.01), (0.5, 0.1, 0.2), (1.0, 0.0, 0.01), (0.98, 0.02, 0.902)]
+    for recall, fpr, prevalence in cases:
+        try:
+            value = precision_fn(recall, fpr, prevalence)
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise ExerciseCheckError(f"precision_fn({recall}, {fpr}, {prevalence}) raised "
+                                     f"{type(error).__name__}: {error}") from error
+        value = _one_number(value, "the precision")
+        true_pos, false_pos = recall * prevalence, fpr * (1 - prevalence)
+        expected = true_pos / (true_pos + false_pos)
+        if not math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-12):
+            hint = ("precision = true positives / everything flagged; as shares of all the data, the true "
+                    "positives are recall * prevalence and the false positives false_positive_rate * (1 - prevalence).")
+            if math.isclose(value, true_pos / (true_pos + fpr * prevalence), rel_tol=1e-6):
+                hint = "the false alarms come from the normal examples, a share 1 - prevalence of the data."
+            elif math.isclose(value, recall, rel_tol=1e-6):
+                hint = "that is the recall: precision asks what share of the flagged examples are anomalies."
+            _fail(f"precision_fn(recall={recall}, false_positive_rate={fpr}, prevalence={prevalence}) "
+                  f"returned {value:.4g}, expected {expected:.4g}.", hint)
+    _ok(f"right on {len(cases)} cases, e.g. recall 0.95 and 5% false alarms at 1% prevalence: "
+        f"precision {0.95 * 0.01 / (0.95 * 0.01 + 0.05 * 0.99):.3f}")
+
+
+__all__ += ["check_roc_auc", "check_precision_at_prevalence"]
+
+
+# ----------------------------------------------------------------------------- k-nearest neighbours (notebook 05)
+def _toy_blobs(n_per_class: int, seed: int, spread: float = 1.0):
+    """Three Gaussian blobs in 3-D, labels 0..2."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    Z = np.concatenate([c + spread * rng.standard_normal((n_per_class, 3)) for c in centres])
+    y = np.repeat(np.arange(3), n_per_class)
+    return Z, y
+
+
+def check_knn_accuracy(knn_fn: Callable, k: int = 5) -> None:
+    """Check ``knn_fn(Z_train, y_train, Z_test, y_test, k) -> accuracy`` of a k-NN classifier.
+
+    The function should fit a k-nearest-neighbour classifier on the training
+    codes and labels and return the share of test examples it labels correctly
+    (a number in [0, 1]). The check compares it with scikit-learn's
+    ``KNeighborsClassifier`` on toy blobs, and with test labels that disagree
+    with the training data, so that scoring on the training set shows.
+    Introduced in notebook 05 (``05_tsne``).
+    """
+    _require(knn_fn, "the k-NN function")
+    from sklearn.neighbors import KNeighborsClassifier
+
+    Z_train, y_train = _toy_blobs(60, seed=0)
+    Z_test, y_test = _toy_blobs(40, seed=1)
+
+    def accuracy_of(z_tr, y_tr, z_te, y_te, what):
+        try:
+            value = knn_fn(z_tr, y_tr, z_te, y_te, k)
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise ExerciseCheckError(f"knn_fn(Z_train, y_train, Z_test, y_test, k={k}) on {what} raised "
+                                     f"{type(error).__name__}: {error}") from error
+        return _one_number(value, "the accuracy")
+
+    value = accuracy_of(Z_train, y_train, Z_test, y_test, "toy blobs")
+    if not 0.0 <= value <= 1.0:
+        hint = "return a fraction, not a percentage." if 1.0 < value <= 100.0 else None
+        _fail(f"the accuracy is {value:.4g}, expected a number in [0, 1].", hint)
+    _ok(f"returns an accuracy in [0, 1] ({value:.3f} on toy blobs)")
+    expected = KNeighborsClassifier(n_neighbors=k).fit(Z_train, y_train).score(Z_test, y_test)
+    if abs(value - expected) > 0.02:
+        _fail(f"the accuracy is {value:.3f}, scikit-learn's {k}-NN gets {expected:.3f} on the same data.",
+              f"fit on the training codes and labels, predict the test codes with n_neighbors={k}, "
+              f"and compare the predictions with y_test.")
+    _ok(f"agrees with scikit-learn's {k}-NN ({expected:.3f})")
+    shuffled = np.random.default_rng(2).permutation(y_test)
+    chance = accuracy_of(Z_train, y_train, Z_test, shuffled, "test labels shuffled at random")
+    if chance > 0.6:
+        _fail(f"with the test labels shuffled the accuracy is still {chance:.3f}.",
+              "score the predictions for Z_test against y_test, not the training set against y_train.")
+    _ok(f"uses the test labels (shuffled test labels give {chance:.3f}, about chance)")
+
+
+# ----------------------------------------------------------------------------- latent interpolation (notebook 06)
+def check_latent_path(path_fn: Callable, steps: int = 10, dim: int = 20) -> None:
+    """Check ``path_fn(z0, z1, steps) -> codes``: ``steps`` evenly spaced points from ``z0`` to ``z1``.
+
+    ``z0`` and ``z1`` are two codes of shape ``(dim,)``; the result should have
+    shape ``(steps, dim)``, start at ``z0``, end at ``z1`` and move by the same
+    amount at every step (a straight line).
+    Introduced in notebook 06 (``06_interpolation``).
+    """
+    _require(path_fn, "the interpolation function")
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(dim, generator=g), torch.randn(dim, generator=g)
+    z0_before, z1_before = z0.clone(), z1.clone()
+    try:
+        codes = path_fn(z0, z1, steps)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raise ExerciseCheckError(f"path_fn(z0, z1, steps={steps}) with codes of shape ({dim},) raised "
+                                 f"{type(error).__name__}: {error}") from error
+    codes = torch.as_tensor(_as_float_array(codes, "the codes"), dtype=torch.float32)
+    if tuple(codes.shape) != (steps, dim):
+        hint = None
+        if codes.shape[:1] == (steps - 1,) or codes.shape[:1] == (steps + 1,):
+            hint = "include both end points: torch.linspace(0, 1, steps) gives the weights."
+        elif codes.dim() == 1:
+            hint = "stack one code per step: a row per step, a column per latent dimension."
+        _fail(f"expected {steps} codes of size {dim}, shape ({steps}, {dim}), got {_shape(codes.shape)}.", hint)
+    _ok(f"shape ({steps}, {dim})")
+    if not (torch.equal(z0, z0_before) and torch.equal(z1, z1_before)):
+        _fail("the function changed z0 or z1 in place.")
+    if not (torch.allclose(codes[0], z0, atol=1e-5) and torch.allclose(codes[-1], z1, atol=1e-5)):
+        hint = "use the weights torch.linspace(0, 1, steps), which include both end points 0 and 1."
+        if torch.allclose(codes[0], z1, atol=1e-5):
+            hint = "the path runs backwards: weight (1 - a) belongs to z0 and a to z1."
+        _fail("the path should start at z0 and end at z1.", hint)
+    _ok("starts at z0 and ends at z1")
+    moves = codes[1:] - codes[:-1]
+    if not torch.allclose(moves, (z1 - z0).expand_as(moves) / (steps - 1), atol=1e-4):
+        _fail("the steps are not equal moves along the straight line from z0 to z1.",
+              "each code is (1 - a) * z0 + a * z1 for a in torch.linspace(0, 1, steps).")
+    _ok("equal steps along the straight line")
+
+
+# ----------------------------------------------------------------------------- denoising (notebook 07)
+def check_add_noise(noise_fn: Callable, noise_std: float = 0.2) -> None:
+    """Check ``noise_fn(X, noise_std, generator) -> noisy X``: Gaussian noise, clipped to [0, 1].
+
+    The result should have the shape of ``X``, values in [0, 1], noise of
+    standard deviation ``noise_std`` (measured on a mid-grey image, where
+    clipping hardly matters), leave ``X`` unchanged, and repeat exactly when the
+    ``generator`` is seeded the same way.
+    Introduced in notebook 07 (``07_denoising``).
+    """
+    _require(noise_fn, "the noise function")
+    X = _toy_images(8)
+
+    def noisy(images, std, seed, what):
+        before = images.clone()
+        try:
+            out = noise_fn(images, std, torch.Generator().manual_seed(seed))
+        except NotImplementedError:
+            raise
+        except Exception as error:
+            raise ExerciseCheckError(f"noise_fn(X, {std}, generator) on {what} raised "
+                                     f"{type(error).__name__}: {error}") from error
+        if not torch.equal(images, before):
+            _fail("the function changed its input X in place.",
+                  "build a new tensor (X + noise_std * noise) instead of adding to X with +=.")
+        if not isinstance(out, torch.Tensor):
+            _fail(f"expected a torch.Tensor, got {type(out).__name__}.")
+        if out.shape != images.shape:
+            _fail(f"the noisy images have shape {_shape(out.shape)}, expected {_shape(images.shape)}.")
+        return out
+
+    out = noisy(X, noise_std, 0, "toy images")
+    _ok(f"shape {_shape(out.shape)}, X unchanged")
+    low, high = float(out.min()), float(out.max())
+    if low < 0.0 or high > 1.0:
+        _fail(f"the values lie in [{low:.3g}, {high:.3g}], expected [0, 1].", "clip with .clamp(0, 1).")
+    _ok("values clipped to [0, 1]")
+    grey = torch.full((64, 1, 28, 28), 0.5)
+    measured = float((noisy(grey, 0.1, 0, "a mid-grey image") - grey).std())
+    if not 0.09 <= measured <= 0.11:
+        hint = None
+        if abs(measured - 0.01) < 0.002:
+            hint = "noise_std is the standard deviation, not the variance: multiply by noise_std, not its square."
+        elif measured < 1e-6:
+            hint = "add noise: torch.randn(X.shape, generator=generator) * noise_std."
+        _fail(f"with noise_std=0.1 the noise on a grey image has standard deviation {measured:.4f}, "
+              f"expected about 0.1.", hint)
+    _ok(f"noise standard deviation {measured:.3f} for noise_std=0.1")
+    if not torch.equal(noisy(X, noise_std, 0, "toy images"), out):
+        _fail("the same generator seed gave different noise.",
+              "draw the noise with torch.randn(X.shape, generator=generator).")
+    if torch.equal(noisy(X, noise_std, 1, "toy images"), out):
+        _fail("two different generator seeds gave the same noise.", "pass generator= to torch.randn.")
+    _ok("the same seed gives the same noise, another seed other noise")
+
+
+def check_psnr(psnr_fn: Callable) -> None:
+    """Check ``psnr_fn(X_hat, X) -> one PSNR per image`` in decibels, for images in [0, 1].
+
+    PSNR = 10 log10(1 / MSE), the MSE taken over each image's pixels. The check
+    uses images whose MSE is known (0.01 gives 20 dB, 0.001 gives 30 dB).
+    Introduced in notebook 07 (``07_denoising``).
+    """
+    _require(psnr_fn, "the PSNR function")
+    X = torch.full((3, 1, 28, 28), 0.5)
+    X_hat = X + torch.tensor([0.1, 10 ** -1.5, 0.01]).view(3, 1, 1, 1)  # MSE 1e-2, 1e-3, 1e-4
+    expected = np.array([20.0, 30.0, 40.0])
+    try:
+        values = psnr_fn(X_hat, X)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raise ExerciseCheckError(f"psnr_fn(X_hat, X) on a batch of shape {_shape(X.shape)} raised "
+                                 f"{type(error).__name__}: {error}") from error
+    values = _as_float_array(values, "the PSNR values")
+    if values.shape != (3,):
+        hint = ("average the squared error over each image's pixels (.flatten(1).mean(1)), "
+                "not over the whole batch.") if values.size == 1 else None
+        _fail(f"expected one PSNR per image, shape (3,), got {_shape(values.shape)}.", hint)
+    _ok("one value per image")
+    if not np.allclose(values, expected, atol=0.01):
+        hint = "PSNR = 10 * log10(1 / MSE) for images in [0, 1]."
+        if np.allclose(values, expected / 2, atol=0.01):
+            hint = "that is 10 log10 of 1 / RMSE: use the mean squared error, or 20 log10(1 / RMSE)."
+        elif np.allclose(values, -expected, atol=0.01):
+            hint = "the sign is flipped: 10 * log10(1 / MSE), not 10 * log10(MSE)."
+        elif np.allclose(values, expected * np.log(10), atol=0.01):
+            hint = "use log10, not the natural logarithm."
+        _fail(f"for MSEs 0.01, 0.001 and 0.0001 expected {expected.tolist()} dB, got {np.round(values, 3).tolist()}.",
+              hint)
+    _ok("20, 30 and 40 dB for MSEs of 0.01, 0.001 and 0.0001")
+
+
+class _Recorder(nn.Module):
+    """Wraps a model and keeps the last batch it was given."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.seen = None
+
+    def forward(self, x):
+        self.seen = x.detach().clone()
+        return self.model(x)
+
+
+def check_denoising_step(step_fn: Callable, noise_std: float = 0.3, seed: int = 0) -> None:
+    """Check ``step_fn(model, X, optimizer, noise_std) -> loss``: one denoising training step.
+
+    The step should give the model noisy inputs (Gaussian noise of standard
+    deviation ``noise_std``, clipped to [0, 1]), compare its output with the
+    *clean* batch ``X``, back-propagate and step. The check records what the
+    model is given and recomputes the loss against the clean and the noisy batch,
+    then runs :func:`check_training_step` on it.
+    Introduced in notebook 07 (``07_denoising``).
+    """
+    _require(step_fn, "the denoising step")
+    import copy
+
+    torch.manual_seed(seed)
+    model = _Recorder(_tiny_model(MNIST_SHAPE))
+    X = _toy_images(16, seed=seed)
+    before = copy.deepcopy(model.model).eval()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    try:
+        loss = step_fn(model, X, optimizer, noise_std)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raise ExerciseCheckError(f"step_fn(model, X, optimizer, noise_std={noise_std}) raised "
+                                 f"{type(error).__name__}: {error}") from error
+    loss = _one_number(loss.detach() if isinstance(loss, torch.Tensor) else loss, "the loss")
+    seen = model.seen
+    if seen is None:
+        _fail("the model was never called.")
+    if torch.equal(seen, X):
+        _fail("the model was given the clean batch.", "add noise to the inputs: add_noise(X, noise_std).")
+    if float(seen.min()) < 0.0 or float(seen.max()) > 1.0:
+        _fail("the noisy inputs leave [0, 1].", "clip the noisy images with .clamp(0, 1).")
+    _ok(f"the model sees noisy inputs (mean |noisy - X| = {float((seen - X).abs().mean()):.3f})")
+    with torch.no_grad():
+        output = before(seen)
+        against_clean = float(nn.functional.mse_loss(output, X))
+        against_noisy = float(nn.functional.mse_loss(output, seen))
+    if math.isclose(loss, against_noisy, rel_tol=1e-4) and not math.isclose(loss, against_clean, rel_tol=1e-4):
+        _fail("the loss compares the output with the noisy input.",
+              "the target of a denoising AE is the clean batch X: loss_fn(model(noisy), X).")
+    if not math.isclose(loss, against_clean, rel_tol=1e-4):
+        _fail(f"the returned loss {loss:.5f} is not the MSE between the model's output and the clean batch "
+              f"({against_clean:.5f}).", "return loss.item() of the batch, computed before optimizer.step().")
+    _ok("the loss compares the output with the clean batch")
+    check_training_step(lambda m, batch, opt: step_fn(m, batch, opt, noise_std))
+
+
+__all__ += ["check_knn_accuracy", "check_latent_path", "check_add_noise", "check_psnr", "check_denoising_step"]

@@ -105,7 +105,9 @@ class ConvAutoencoder(Autoencoder):
     Encoder: Conv(1,16,3,s2,p1) ReLU, Conv(16,32,3,s2,p1) ReLU, Conv(32,64,7),
     flatten, Linear(64, latent). Decoder mirrors it with transposed convolutions
     and ends in a Sigmoid. ``forward`` returns only the reconstruction (the
-    reference also returned the latent: call ``encode`` for that).
+    reference also returned the latent: call ``encode`` for that). Weights start
+    from He (Kaiming) initialisation, made for ReLU layers, which trains faster
+    than PyTorch's default.
     Introduced in notebook 02 (``02_conv_autoencoder``).
     """
 
@@ -126,6 +128,10 @@ class ConvAutoencoder(Autoencoder):
             nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
             nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid(),
         )
+        for layer in self.modules():
+            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
 
 
 class SmallConvAutoencoder(Autoencoder):

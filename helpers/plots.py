@@ -175,24 +175,45 @@ def anomaly_detection_display(df: pd.DataFrame, *, n: int = 10, bins: int = 60) 
     return fig
 
 
-def plot_loss_curves(history: pd.DataFrame, *, reference: float | None = None, log_scale: bool = True,
-                     title: str | None = None) -> Figure:
-    """Training and validation loss per epoch, from the DataFrame :func:`helpers.fit` returns.
+def _loss_is_mse(history: pd.DataFrame) -> bool:
+    if "train_mse" not in history:
+        return True
+    return bool(np.allclose(history["train_loss"], history["train_mse"], rtol=1e-6, atol=0))
 
-    ``reference`` draws a horizontal line at a reference figure.
-    Introduced in notebook 02 (``02_conv_autoencoder``).
-    """
-    fig = Figure(figsize=(6, 3.6), layout="constrained")
-    ax = fig.subplots()
-    ax.plot(history["epoch"], history["train_loss"], "o-", label="train")
-    if "valid_loss" in history and history["valid_loss"].notna().any():
-        ax.plot(history["epoch"], history["valid_loss"], "s-", label="validation")
-    if reference is not None:
-        ax.axhline(reference, color="0.4", ls="--", lw=1, label=f"reference {reference:g}")
+
+def _plot_pair(ax, history: pd.DataFrame, train: str, valid: str, log_scale: bool) -> None:
+    ax.plot(history["epoch"], history[train], "o-", label="train")
+    if valid in history and history[valid].notna().any():
+        ax.plot(history["epoch"], history[valid], "s-", label="validation")
     if log_scale:
         ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel="loss", title=title)
-    ax.legend(frameon=False)
+    ax.set_xlabel("epoch")
+
+
+def plot_loss_curves(history: pd.DataFrame, *, reference: float | None = None, log_scale: bool = True,
+                     title: str | None = None, loss_name: str = "loss") -> Figure:
+    """Training and validation loss per epoch, from the DataFrame :func:`helpers.fit` returns.
+
+    When the training loss is not the per-pixel MSE (say binary cross-entropy), a
+    second panel shows the MSE, the figure the course reports. ``reference`` draws
+    a horizontal line at a reference MSE.
+    Introduced in notebook 02 (``02_conv_autoencoder``).
+    """
+    two_panels = not _loss_is_mse(history)
+    fig = Figure(figsize=(10.5 if two_panels else 6, 3.6), layout="constrained")
+    axes = fig.subplots(1, 2 if two_panels else 1, squeeze=False)[0]
+    _plot_pair(axes[0], history, "train_loss", "valid_loss", log_scale)
+    axes[0].set_ylabel(loss_name if two_panels else "loss (per-pixel MSE)")
+    mse_ax = axes[-1]
+    if two_panels:
+        _plot_pair(mse_ax, history, "train_mse", "valid_mse", log_scale)
+        mse_ax.set_ylabel("per-pixel MSE")
+    if reference is not None:
+        mse_ax.axhline(reference, color="0.4", ls="--", lw=1, label=f"reference {reference:g}")
+    for ax in axes:
+        ax.legend(frameon=False)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -256,18 +277,35 @@ def plot_score_histograms(errors, is_anomaly, *, threshold: float | None = None,
     return fig
 
 
-def plot_roc_curve(errors, is_anomaly, *, name: str = "autoencoder") -> Figure:
-    """The ROC curve of the scores (1 = anomaly), drawn by scikit-learn, with its AUC.
+def plot_roc_curve(errors, is_anomaly, *, name: str = "autoencoder", ax=None, xlim=None, ylim=None) -> Figure:
+    """The ROC curve of the scores (1 = anomaly), drawn by scikit-learn, with its AUC to 4 decimals.
 
+    ``xlim``/``ylim`` zoom in (near-perfect detectors live in the top-left corner);
+    pass ``ax`` to draw into an existing figure (several curves on one axis).
     Introduced in notebook 03 (``03_one_class_auc``).
     """
     from sklearn.metrics import RocCurveDisplay
 
-    fig = Figure(figsize=(4.6, 4.4), layout="constrained")
-    ax = fig.subplots()
-    RocCurveDisplay.from_predictions(np.asarray(is_anomaly).astype(int), np.asarray(errors), name=name, ax=ax,
-                                     plot_chance_level=True)
-    ax.set(xlabel="false positive rate", ylabel="true positive rate")
+    from .scoring import roc_auc
+
+    if ax is None:
+        fig = Figure(figsize=(4.8, 4.6), layout="constrained")
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    auc = roc_auc(errors, is_anomaly)
+    RocCurveDisplay.from_predictions(np.asarray(is_anomaly).astype(int), np.asarray(errors), ax=ax,
+                                     name=f"{name} (AUC {auc:.4f})", plot_chance_level=xlim is None)
+    # scikit-learn appends its own 2-decimal AUC to the label: keep ours only.
+    for line in ax.get_lines():
+        if line.get_label().startswith(name):
+            line.set_label(f"{name} (AUC {auc:.4f})")
+    ax.legend(loc="lower right", frameon=False)
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", aspect="auto")
+    if xlim is not None:
+        ax.set_xlim(xlim)
+    if ylim is not None:
+        ax.set_ylim(ylim)
     return fig
 
 
@@ -283,10 +321,12 @@ def _discrete_colours(labels: np.ndarray, palette):
 
 
 def plot_latent_scatter(Z, y, *, palette="tab10", title: str | None = None, axis_labels=("I1", "I2"),
-                        s: float = 3.0, ax=None) -> Figure:
+                        s: float = 3.0, ax=None, background=None) -> Figure:
     """2-D codes coloured by label, with a colour bar naming the classes.
 
-    ``palette`` is any seaborn palette name (``"tab10"``, ``"husl"``, ...).
+    ``palette`` is any seaborn palette name (``"tab10"``, ``"husl"``, ...) or a
+    list of colours, one per class. ``background``: other codes ``(M, 2)`` drawn
+    underneath in light grey (e.g. the training classes, under unseen ones).
     Pass ``ax`` to draw into an existing figure (the figure is returned).
     Introduced in notebook 04 (``04_latent_2d``).
     """
@@ -301,6 +341,9 @@ def plot_latent_scatter(Z, y, *, palette="tab10", title: str | None = None, axis
         ax = fig.subplots()
     else:
         fig = ax.figure
+    if background is not None:
+        background = _to_numpy(background)
+        ax.scatter(background[:, 0], background[:, 1], s=s, color="0.85", linewidths=0)
     order = np.random.default_rng(0).permutation(len(Z))  # no class painted over all the others
     points = ax.scatter(Z[order, 0], Z[order, 1], c=codes[order], cmap=cmap, norm=norm, s=s, linewidths=0)
     bar = fig.colorbar(points, ax=ax, ticks=np.arange(len(classes)))

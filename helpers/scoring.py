@@ -18,6 +18,7 @@ __all__ = [
     "threshold_percentile",
     "roc_auc",
     "precision_recall_at",
+    "calibrated_scores",
 ]
 
 REDUCTIONS = ("mean", "sum", "abs", "max")
@@ -184,3 +185,21 @@ def precision_recall_at(errors, is_anomaly, threshold: float) -> dict:
         "confusion": pd.DataFrame(matrix, index=[f"true {n}" for n in names],
                                   columns=[f"flagged {n}" for n in names]),
     }
+
+
+def calibrated_scores(errors, normal_errors) -> np.ndarray:
+    """Put scores of different detectors on one scale: standardised log scores.
+
+    ``log(errors)`` minus the mean, divided by the standard deviation, of
+    ``log(normal_errors)`` (scores of known-normal data, e.g. validation). A
+    calibrated score of 3 means "3 standard deviations above typical normal data",
+    whichever detector produced it, so the scores of two detectors can be added.
+    Introduced in notebook 03 (``03_one_class_auc``).
+    """
+    errors, normal = _as_scores(errors), _as_scores(normal_errors)
+    if errors.min() <= 0 or normal.min() <= 0:
+        raise ValueError("calibrated_scores takes positive errors (it works on their logarithm)")
+    log_normal = np.log(normal)
+    if log_normal.std() == 0:
+        raise ValueError("normal_errors must not all be equal")
+    return (np.log(errors) - log_normal.mean()) / log_normal.std()

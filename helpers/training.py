@@ -72,41 +72,48 @@ def _inputs(batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (list, tuple)) else batch
 
 
-def _make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float, momentum: float):
+def _make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float, momentum: float, betas):
     if optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
     if optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay, momentum=momentum)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
 
 
-def _evaluate(model, loader, loss_fn, device, noise_std) -> float:
-    """Per-example mean of ``loss_fn`` over ``loader``, with fixed noise so epochs compare."""
+def _evaluate(model, loader, loss_fn, device, noise_std) -> tuple[float, float]:
+    """Per-example means of ``loss_fn`` and of the per-pixel MSE over ``loader``.
+
+    Noise (for a denoising AE) is drawn from a fixed generator so that epochs compare.
+    """
     generator = torch.Generator(device=device).manual_seed(0) if noise_std else None
-    total, count = 0.0, 0
+    loss_total = mse_total = 0.0
+    count = 0
     model.eval()
     with torch.no_grad():
         for batch in loader:
             X = _inputs(batch).to(device)
             inputs = add_noise(X, noise_std, generator) if noise_std else X
-            total += loss_fn(model(inputs), X).item() * len(X)
+            X_hat = model(inputs)
+            loss_total += loss_fn(X_hat, X).item() * len(X)
+            mse_total += nn.functional.mse_loss(X_hat, X).item() * len(X)
             count += len(X)
-    return total / count
+    return loss_total / count, mse_total / count
 
 
 def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, lr: float,
         optimizer: str = "adam", weight_decay: float = 0.0, momentum: float = 0.0,
-        loss_fn=None, lr_schedule: str = "constant", noise_std: float = 0.0,
-        stop_at_valid_loss: float | None = None, snapshot: bool = False,
+        betas: tuple[float, float] = (0.9, 0.999), loss_fn=None, lr_schedule: str = "constant", noise_std: float = 0.0,
+        stop_at_valid_mse: float | None = None, snapshot: bool = False,
         progress: bool = True) -> pd.DataFrame:
     """Train an autoencoder to reconstruct its inputs and return the per-epoch history.
 
-    - ``optimizer``: ``"adam"`` or ``"sgd"`` (with ``momentum``); ``lr_schedule``:
+    - ``optimizer``: ``"adam"`` (with ``betas``) or ``"sgd"`` (with ``momentum``); ``lr_schedule``:
       ``"constant"`` or ``"onecycle"`` (warm up to ``lr``, then anneal to ~0).
-    - ``loss_fn(reconstruction, target)`` defaults to ``nn.MSELoss()``.
+    - ``loss_fn(reconstruction, target)`` defaults to ``nn.MSELoss()``. Whatever
+      the loss, the per-pixel MSE (the course's anomaly score) is recorded too.
     - ``noise_std > 0`` trains a denoising AE: Gaussian noise on the inputs,
       clipped to [0, 1], with the clean images as targets.
-    - ``stop_at_valid_loss``: stop after the first epoch whose validation loss is
+    - ``stop_at_valid_mse``: stop after the first epoch whose validation MSE is
       at or below this value.
     - ``snapshot=True`` keeps the reconstructions of the first validation batch
       after every epoch (column ``snapshot``; the inputs are in
@@ -115,8 +122,9 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
 
     The model trains on the device its parameters live on. A NaN or infinite
     loss stops training with :class:`TrainingDivergedError`. Columns of the
-    returned DataFrame: ``epoch``, ``train_loss`` (per-example mean),
-    ``batch_loss_sum`` (sum of the batch losses), ``valid_loss``, ``lr``,
+    returned DataFrame: ``epoch``, ``train_loss`` (per-example mean of
+    ``loss_fn``), ``train_mse``, ``batch_loss_sum`` (sum of the batch losses),
+    ``valid_loss``, ``valid_mse`` (NaN without a ``valid_loader``), ``lr``,
     ``seconds`` (wall time since the start).
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
@@ -126,11 +134,11 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
         raise ValueError(f"lr must be > 0, got {lr}")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    if (snapshot or stop_at_valid_loss is not None) and valid_loader is None:
-        raise ValueError("snapshot and stop_at_valid_loss need a valid_loader")
+    if (snapshot or stop_at_valid_mse is not None) and valid_loader is None:
+        raise ValueError("snapshot and stop_at_valid_mse need a valid_loader")
     loss_fn = nn.MSELoss() if loss_fn is None else loss_fn
     device = next(model.parameters()).device
-    opt = _make_optimizer(model, optimizer, lr, weight_decay, momentum)
+    opt = _make_optimizer(model, optimizer, lr, weight_decay, momentum, tuple(betas))
     steps_per_epoch = len(train_loader)
     scheduler = None
     if lr_schedule == "onecycle":
@@ -149,11 +157,13 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
     try:
         for epoch in range(1, num_epochs + 1):
             model.train()
-            total, count, batch_loss_sum = 0.0, 0, 0.0
+            total = mse_total = batch_loss_sum = 0.0
+            count = 0
             for batch_index, batch in enumerate(train_loader, start=1):
                 X = _inputs(batch).to(device, non_blocking=True)
                 inputs = add_noise(X, noise_std) if noise_std else X
-                loss = loss_fn(model(inputs), X)
+                X_hat = model(inputs)
+                loss = loss_fn(X_hat, X)
                 value = loss.item()
                 if not math.isfinite(value):
                     raise TrainingDivergedError(
@@ -166,20 +176,22 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
                 if scheduler is not None:
                     scheduler.step()
                 total += value * len(X)
+                mse_total += nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
                 count += len(X)
                 batch_loss_sum += value
                 bar.update(1)
-            row = {"epoch": epoch, "train_loss": total / count, "batch_loss_sum": batch_loss_sum,
-                   "valid_loss": math.nan, "lr": opt.param_groups[0]["lr"]}
+            row = {"epoch": epoch, "train_loss": total / count, "train_mse": mse_total / count,
+                   "batch_loss_sum": batch_loss_sum, "valid_loss": math.nan, "valid_mse": math.nan,
+                   "lr": opt.param_groups[0]["lr"]}
             if valid_loader is not None:
-                row["valid_loss"] = _evaluate(model, valid_loader, loss_fn, device, noise_std)
+                row["valid_loss"], row["valid_mse"] = _evaluate(model, valid_loader, loss_fn, device, noise_std)
             if snapshot:
                 with torch.no_grad():
                     row["snapshot"] = model(snapshot_X.to(device)).cpu().numpy()
             row["seconds"] = time.perf_counter() - start
             rows.append(row)
             bar.set_postfix(epoch=epoch, train=f"{row['train_loss']:.5f}", valid=f"{row['valid_loss']:.5f}")
-            if stop_at_valid_loss is not None and row["valid_loss"] <= stop_at_valid_loss:
+            if stop_at_valid_mse is not None and row["valid_mse"] <= stop_at_valid_mse:
                 break
     finally:
         bar.close()
@@ -213,6 +225,7 @@ def save_checkpoint(model: Autoencoder, path, **metadata) -> Path:
     os.close(fd)
     try:
         torch.save(payload, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

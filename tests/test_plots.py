@@ -41,7 +41,9 @@ def test_the_reference_failure_gets_a_clear_message():
     lambda: plots.plot_image_rows([mnist_like(4)] * 3, ["a", "b", "c"], titles=list("wxyz")),
     lambda: plots.plot_anomaly_heatmaps(mnist_like(3), mnist_like(3), titles=["a", "b", "c"]),
     lambda: plots.plot_score_histograms(rng.random(50) + 0.01, np.arange(50) % 2, threshold=0.5),
-    lambda: plots.plot_roc_curve(rng.random(50), np.arange(50) % 2),
+    lambda: plots.plot_roc_curve(rng.random(50), np.arange(50) % 2, xlim=(0, 0.5), ylim=(0.5, 1)),
+    lambda: plots.plot_latent_scatter(rng.normal(size=(40, 2)), np.arange(40) % 5,
+                                      background=rng.normal(size=(30, 2))),
     lambda: plots.plot_latent_scatter(rng.normal(size=(40, 2)), np.arange(40) % 10, palette="husl"),
     lambda: plots.plot_latent_map(rng.random((56, 56)), (0, 1, 0, 1)),
     lambda: plots.plot_interpolation([mnist_like(5), mnist_like(5)], ["latent", "pixels"],
@@ -85,3 +87,17 @@ def test_digits_8x8_checks_the_pixel_counts():
         plots.plot_digits_8x8(np.zeros((3, 65)))
     with pytest.raises(ValueError, match=r"\[0, 16\]"):
         plots.plot_digits_8x8(np.full((1, 64), 17))
+
+
+def test_roc_curve_labels_the_auc_with_four_decimals():
+    fig = plots.plot_roc_curve([0.1, 0.2, 0.3, 0.35, 0.4, 0.6], [0, 0, 1, 0, 1, 1], name="toy")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "toy (AUC 0.8889)" in labels
+
+
+def test_loss_curves_add_an_mse_panel_when_the_loss_is_not_mse():
+    h = history()
+    assert len(plots.plot_loss_curves(h).axes) == 1
+    h["train_loss"] = 10 * h["train_mse"]
+    h["valid_loss"] = 10 * h["valid_mse"]
+    assert len(plots.plot_loss_curves(h, reference=0.0075, loss_name="BCE").axes) == 2

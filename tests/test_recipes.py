@@ -13,7 +13,7 @@ def fake_training(monkeypatch):
 
     def train(recipe=None, *, seed, **kwargs):
         calls.append(seed)
-        history = pd.DataFrame({"valid_loss": [0.01]})
+        history = pd.DataFrame({"valid_mse": [0.01]})
         history.attrs["train_seconds"] = 1.0
         return ConvAutoencoder(latent_dim=COURSE_CONV_RECIPE["latent_dim"]), history
 

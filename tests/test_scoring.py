@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import (precision_recall_at, reconstruct, reconstruction_dataframe, reconstruction_errors, roc_auc,
+from helpers import (calibrated_scores, precision_recall_at, reconstruct, reconstruction_dataframe, reconstruction_errors, roc_auc,
                      tensor_loader, threshold_mean_std, threshold_percentile)
 from helpers.models import Autoencoder
 
@@ -91,3 +91,13 @@ def test_precision_recall_at_a_threshold():
     assert isinstance(confusion, pd.DataFrame)
     assert confusion.loc["true normal", "flagged anomaly"] == 1 and confusion.loc["true anomaly",
                                                                                   "flagged normal"] == 1
+
+
+def test_calibrated_scores_put_detectors_on_one_scale():
+    normal = np.exp(np.random.default_rng(0).normal(2.0, 0.5, 1000))
+    calibrated = calibrated_scores(normal, normal)
+    assert calibrated.mean() == pytest.approx(0, abs=1e-12) and calibrated.std() == pytest.approx(1)
+    # a detector whose scores are 100 times larger gets the same calibrated scores
+    assert calibrated_scores(100 * normal[:5], 100 * normal) == pytest.approx(calibrated[:5])
+    with pytest.raises(ValueError, match="positive"):
+        calibrated_scores([0.0, 1.0], normal)

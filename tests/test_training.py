@@ -31,7 +31,9 @@ def test_loss_falls_on_a_small_batch():
     X = small_batch()
     history = fit(model, loader(X), loader(X), num_epochs=15, lr=1e-2, progress=False)
     assert isinstance(history, pd.DataFrame)
-    assert list(history.columns[:5]) == ["epoch", "train_loss", "batch_loss_sum", "valid_loss", "lr"]
+    assert list(history.columns[:7]) == ["epoch", "train_loss", "train_mse", "batch_loss_sum", "valid_loss",
+                                         "valid_mse", "lr"]
+    assert history["valid_mse"].tolist() == pytest.approx(history["valid_loss"].tolist())  # MSE is the loss
     assert history["train_loss"].iloc[-1] < 0.5 * history["train_loss"].iloc[0]
     assert history["valid_loss"].notna().all()
     assert not model.training  # left in eval mode, ready for scoring
@@ -76,6 +78,15 @@ def test_exploding_learning_rate_is_reported_not_silently_continued():
             progress=False)
 
 
+def test_mse_is_recorded_whatever_the_loss():
+    set_seed(0)
+    X = small_batch(32)
+    history = fit(DenseAutoencoder(latent_dim=4, hidden_dim=16), loader(X), loader(X), num_epochs=2, lr=1e-3,
+                  loss_fn=nn.BCELoss(), betas=(0.9, 0.99), progress=False)
+    assert (history["valid_loss"] > 2 * history["valid_mse"]).all()  # BCE >= 2 MSE (Pinsker), MSE recorded apart
+    assert (history["train_mse"] > 0).all() and (history["train_mse"] < history["train_loss"]).all()
+
+
 def test_denoising_uses_clean_targets():
     seen = []
 
@@ -103,8 +114,8 @@ def test_snapshots_and_early_stop():
     X = small_batch()
     history = fit(DenseAutoencoder(latent_dim=8, hidden_dim=64), loader(X),
                   tensor_loader(X, torch.arange(len(X)) % 10, batch_size=9), num_epochs=30, lr=1e-2,
-                  snapshot=True, stop_at_valid_loss=0.05, progress=False)
-    assert len(history) < 30 and history["valid_loss"].iloc[-1] <= 0.05
+                  snapshot=True, stop_at_valid_mse=0.05, progress=False)
+    assert len(history) < 30 and history["valid_mse"].iloc[-1] <= 0.05
     assert history.attrs["snapshot_inputs"].shape == (9, 1, 28, 28)
     assert history["snapshot"].iloc[0].shape == (9, 1, 28, 28)
     assert history.attrs["snapshot_labels"].tolist() == list(range(9))

@@ -1,0 +1,581 @@
+"""One-class MNIST on the protocol of Ruff et al. (2018), "Deep One-Class Classification".
+
+For each digit ``d``: train on training-set images of ``d`` only, score the full
+10,000-image test set, and report the ROC AUC with "not ``d``" as the anomaly
+class; repeat over seeds and digits. This module holds everything the benchmark
+script (``benchmarks/one_class_mnist.py``) and its book page need, so that both
+are thin: the per-digit split, the detectors (shallow baselines, the course's
+autoencoders and the best autoencoder-based detector), the runner, the
+aggregation into tables, the published values and the summary figure.
+
+AUCs are fractions in [0, 1] in results; tables show them in percent, as the
+papers do.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from .data import load_mnist, mnist_loaders, tensor_loader
+from .models import Autoencoder, ConvAutoencoder, DenseAutoencoder
+from .scoring import inference, iter_batches, roc_auc
+from .training import fit, set_seed
+
+__all__ = [
+    "DIGITS",
+    "VALID_SIZE",
+    "OneClassSplit",
+    "one_class_split",
+    "flatten",
+    "pca_reconstructions",
+    "pca_scores",
+    "ocsvm_scores",
+    "isolation_forest_scores",
+    "smooth",
+    "smoothed_relative_errors",
+    "reconstructions",
+    "train_autoencoder",
+    "Method",
+    "METHODS",
+    "LABELS",
+    "BEST",
+    "run_method",
+    "RESULT_COLUMNS",
+    "check_results",
+    "summarize",
+    "overall",
+    "timing",
+    "load_published",
+    "published_table",
+    "results_table",
+    "plot_one_class_benchmark",
+]
+
+DIGITS = tuple(range(10))
+# Drawn from the 60,000 training images by seed: about 600 images of the normal
+# digit are held out (never trained on) to calibrate scores; the rest, about
+# 90% of the digit's training images, are the training set.
+VALID_SIZE = 6000
+
+
+# --------------------------------------------------------------------------- split
+@dataclass(frozen=True)
+class OneClassSplit:
+    """One one-class experiment: normal digit, its training and held-out images, the full test set.
+
+    ``X_train`` and ``X_valid`` hold only the normal digit (training-set images);
+    ``X_test`` and ``y_test`` are the official 10,000 test images with their
+    labels; :attr:`is_anomaly` is 1 for every test image that is not the digit.
+    ``train_loader`` yields shuffled batches of ``X_train`` (the shuffling
+    order depends on ``seed``).
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+
+    digit: int
+    seed: int
+    X_train: torch.Tensor
+    X_valid: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    batch_size: int = 128
+
+    @property
+    def is_anomaly(self) -> np.ndarray:
+        """1 for test images of any other digit (the anomalies), 0 for the normal digit."""
+        return (self.y_test != self.digit).numpy().astype(int)
+
+    @property
+    def train_loader(self):
+        """Shuffled ``(X, index)`` batches of ``X_train`` (the order depends on ``seed``)."""
+        return tensor_loader(self.X_train, batch_size=self.batch_size, shuffle=True, seed=self.seed)
+
+    @property
+    def valid_loader(self):
+        """Batches of the held-out normal images, in order."""
+        return tensor_loader(self.X_valid, batch_size=1000)
+
+
+def one_class_split(digit: int, seed: int = 0, *, root="data", batch_size: int = 128,
+                    valid_size: int = VALID_SIZE) -> OneClassSplit:
+    """The one-class split for ``digit``: Ruff et al.'s protocol, drawn through :func:`helpers.mnist_loaders`.
+
+    Training and held-out images are the training-set images of ``digit``
+    (the held-out part is ``mnist_loaders``'s validation split, chosen by
+    ``seed``); the test set is the full official test set, all ten digits.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    digit = int(digit)
+    if digit not in DIGITS:
+        raise ValueError(f"digit must be one of 0..9, got {digit}")
+    loaders = mnist_loaders(batch_size=batch_size, valid_size=valid_size, seed=seed, digits=(digit,), root=root)
+    X_train = loaders["train"].dataset.tensors[0]
+    X_valid = loaders["valid"].dataset.tensors[0]
+    X_test, y_test = load_mnist(train=False, root=root)
+    return OneClassSplit(digit, int(seed), X_train, X_valid, X_test, y_test, batch_size)
+
+
+def flatten(X) -> np.ndarray:
+    """Images ``(N, 1, 28, 28)`` (tensor or array) as a float64 array ``(N, 784)`` for scikit-learn.
+
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    X = np.asarray(X, dtype=np.float64)
+    return X.reshape(len(X), -1)
+
+
+# --------------------------------------------------------------------------- shallow baselines
+def pca_reconstructions(X_train, X_test, *, n_components: int = 16, seed: int = 0) -> torch.Tensor:
+    """Project the test images on the ``n_components`` principal directions of the normal training images.
+
+    The linear counterpart of an autoencoder (scikit-learn's PCA); returns
+    the reconstructions with the shape of ``X_test``.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    from sklearn.decomposition import PCA
+
+    flat_train, flat_test = flatten(X_train), flatten(X_test)
+    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(flat_train)
+    X_hat = pca.inverse_transform(pca.transform(flat_test))
+    return torch.from_numpy(X_hat).float().reshape(tuple(np.shape(X_test)))
+
+
+def pca_scores(X_train, X_test, *, n_components: int = 16, seed: int = 0) -> np.ndarray:
+    """PCA reconstruction error: mean squared distance of each test image to the normal subspace.
+
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    X_hat = pca_reconstructions(X_train, X_test, n_components=n_components, seed=seed)
+    return ((flatten(X_test) - flatten(X_hat)) ** 2).mean(axis=1)
+
+
+def ocsvm_scores(X_train, X_test, *, nu: float = 0.1, gamma="scale") -> np.ndarray:
+    """One-class SVM (Gaussian kernel) on raw pixels: minus the decision score, so higher = more anomalous.
+
+    ``gamma="scale"`` is scikit-learn's ``1 / (n_features * X.var())``; no
+    test labels are used to pick ``nu`` or ``gamma`` (Ruff et al. tuned theirs
+    on a small labelled hold-out of the test set, which favours their row).
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    from sklearn.svm import OneClassSVM
+
+    model = OneClassSVM(kernel="rbf", nu=nu, gamma=gamma).fit(flatten(X_train))
+    return -model.score_samples(flatten(X_test))
+
+
+def isolation_forest_scores(X_train, X_test, *, n_estimators: int = 100, seed: int = 0) -> np.ndarray:
+    """Isolation Forest on raw pixels: minus scikit-learn's score, so higher = more anomalous.
+
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    from sklearn.ensemble import IsolationForest
+
+    model = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(flatten(X_train))
+    return -model.score_samples(flatten(X_test))
+
+
+# --------------------------------------------------------------------------- the best detector's score
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).view(1, 1, 2 * radius + 1, 2 * radius + 1)
+
+
+def smooth(X: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of a batch of images ``(N, 1, H, W)`` with standard deviation ``sigma`` pixels.
+
+    Zero padding (the background of MNIST is 0); ``sigma=0`` returns ``X``.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    if sigma < 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if sigma == 0:
+        return X
+    kernel = _gaussian_kernel(sigma).to(X.device, X.dtype)
+    return torch.nn.functional.conv2d(X, kernel, padding=kernel.shape[-1] // 2)
+
+
+def smoothed_relative_errors(X, X_hat, *, sigma: float = 1.0, relative: bool = True) -> np.ndarray:
+    """The best detector's score: smoothed squared error, relative to the amount of ink.
+
+    ``mean((G * (X - X_hat))**2) / mean(X)`` per image, where ``G *`` is a
+    Gaussian blur of ``sigma`` pixels. The blur forgives a stroke drawn one
+    pixel off (its + and - errors cancel) but not a missing or an extra
+    stroke; dividing by the mean intensity judges the error against how much
+    there is to draw, so a thin "1" that a decoder of "8"s draws almost right
+    still scores high. ``sigma=0`` and ``relative=False`` switch each part off
+    (the plain per-pixel MSE when both are off).
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    X, X_hat = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(X_hat, dtype=torch.float32)
+    if X.shape != X_hat.shape or X.dim() != 4:
+        raise ValueError(f"X and X_hat must be batches of the same shape (N, C, H, W), got {tuple(X.shape)} "
+                         f"and {tuple(X_hat.shape)}")
+    error = smooth(X - X_hat, sigma).pow(2).flatten(1).mean(1)
+    if relative:
+        error = error / X.flatten(1).mean(1).clamp_min(1e-6)
+    return error.numpy().astype(np.float64)
+
+
+def reconstructions(model: Autoencoder, X, batch_size: int = 1000) -> torch.Tensor:
+    """``model(X)`` on the CPU, batched, in eval mode and without gradients.
+
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    with inference(model) as device:
+        return torch.cat([model(batch.to(device)).cpu() for batch in iter_batches(X, batch_size)])
+
+
+# --------------------------------------------------------------------------- detectors of the benchmark
+def train_autoencoder(model: Autoencoder, split: OneClassSplit, *, num_epochs: int, lr: float,
+                      weight_decay: float = 1e-5, lr_schedule: str = "onecycle", loss_fn=None,
+                      progress: bool = False) -> pd.DataFrame:
+    """Train ``model`` on the split's normal images with :func:`helpers.fit`; returns the history.
+
+    Mean squared error, Adam, a one-cycle schedule; the held-out normal
+    images are the validation set. The model trains on the device of its
+    parameters (put it there before calling).
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    return fit(model, split.train_loader, split.valid_loader, num_epochs=num_epochs, lr=lr,
+               weight_decay=weight_decay, lr_schedule=lr_schedule, loss_fn=loss_fn, progress=progress)
+
+
+def _device(device):
+    return torch.device("cpu") if device is None else torch.device(device)
+
+
+def _autoencoder(model_class, split, seed, *, num_epochs, lr, latent_dim, sigma, device=None):
+    set_seed(seed)
+    model = model_class(latent_dim=latent_dim).to(_device(device))
+    train_autoencoder(model, split, num_epochs=num_epochs, lr=lr)
+    X_hat = reconstructions(model, split.X_test)
+    return {
+        "mse": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=False),
+        "smoothed": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=False),
+        "relative": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=True),
+        "best": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=True),
+    }
+
+
+def _dense_ae(split, seed, **config):
+    scores = _autoencoder(DenseAutoencoder, split, seed, **config)
+    return {"dense_ae": scores["mse"], "dense_ae_best": scores["best"]}
+
+
+def _conv_ae(split, seed, **config):
+    scores = _autoencoder(ConvAutoencoder, split, seed, **config)
+    return {"conv_ae": scores["mse"], "conv_ae_smoothed": scores["smoothed"],
+            "conv_ae_relative": scores["relative"], "best_ae": scores["best"]}
+
+
+def _pca(split, seed, *, n_components, sigma):
+    X_hat = pca_reconstructions(split.X_train, split.X_test, n_components=n_components, seed=seed)
+    return {"pca": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=False),
+            "pca_best": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=True)}
+
+
+def _ocsvm(split, seed, *, nu, gamma):
+    return {"ocsvm": ocsvm_scores(split.X_train, split.X_test, nu=nu, gamma=gamma)}
+
+
+def _iforest(split, seed, *, n_estimators):
+    return {"iforest": isolation_forest_scores(split.X_train, split.X_test, n_estimators=n_estimators, seed=seed)}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A detector of the benchmark: what it trains, the scores it reports, its settings.
+
+    ``run(split, seed, **settings)`` trains once and returns a dict of test
+    scores (higher = more anomalous), one per name in ``outputs``: a model can
+    be scored several ways (the ablation rows share the model they score).
+    ``kind`` is ``"shallow"`` or ``"autoencoder"``; ``quick`` overrides the
+    settings for a ``--quick`` run.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+
+    name: str
+    kind: str
+    outputs: tuple
+    run: Callable[..., dict]
+    config: dict = field(default_factory=dict)
+    quick: dict = field(default_factory=dict)
+
+    def settings(self, quick: bool = False) -> dict:
+        """The keyword arguments of ``run``: ``config``, updated by ``quick`` for a quick run."""
+        return {**self.config, **(self.quick if quick else {})}
+
+
+METHODS = {
+    m.name: m
+    for m in (
+        Method("pca", "shallow", ("pca", "pca_best"), _pca, {"n_components": 16, "sigma": 1.0}),
+        Method("ocsvm", "shallow", ("ocsvm",), _ocsvm, {"nu": 0.1, "gamma": "scale"}),
+        Method("iforest", "shallow", ("iforest",), _iforest, {"n_estimators": 100}),
+        Method("dense_ae", "autoencoder", ("dense_ae", "dense_ae_best"), _dense_ae,
+               {"num_epochs": 20, "lr": 3e-3, "latent_dim": 32, "sigma": 1.0}, {"num_epochs": 2}),
+        Method("conv_ae", "autoencoder", ("conv_ae", "conv_ae_smoothed", "conv_ae_relative", "best_ae"), _conv_ae,
+               {"num_epochs": 20, "lr": 5e-3, "latent_dim": 20, "sigma": 1.0}, {"num_epochs": 2}),
+    )
+}
+
+# Row names of the results, in table order, with their labels.
+LABELS = {
+    "pca": "PCA, 16 components: per-pixel MSE",
+    "ocsvm": "OC-SVM (RBF kernel, nu = 0.1)",
+    "iforest": "Isolation Forest (100 trees)",
+    "dense_ae": "Dense AE: per-pixel MSE",
+    "conv_ae": "Conv AE: per-pixel MSE",
+    "conv_ae_smoothed": "Conv AE: smoothed error (ablation)",
+    "conv_ae_relative": "Conv AE: relative error (ablation)",
+    "pca_best": "PCA: smoothed relative error",
+    "dense_ae_best": "Dense AE: smoothed relative error",
+    "best_ae": "Conv AE: smoothed relative error (best)",
+}
+BEST = "best_ae"
+
+
+def run_method(method: Method | str, split: OneClassSplit, *, quick: bool = False, **overrides) -> list[dict]:
+    """Train one detector on one split and score the test set: one result row per output.
+
+    Each row holds ``digit, method, seed, auc, fit_seconds``; ``method`` is the
+    output's name, and ``fit_seconds`` the wall time of training the model and
+    scoring the test set (shared by the outputs of one model).
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    method = METHODS[method] if isinstance(method, str) else method
+    settings = {**method.settings(quick), **overrides}
+    start = time.perf_counter()
+    scores = method.run(split, split.seed, **settings)
+    seconds = time.perf_counter() - start
+    if set(scores) != set(method.outputs):
+        raise RuntimeError(f"{method.name} returned scores {sorted(scores)}, expected {sorted(method.outputs)}")
+    return [{"digit": split.digit, "method": name, "seed": split.seed,
+             "auc": roc_auc(scores[name], split.is_anomaly), "fit_seconds": seconds} for name in method.outputs]
+
+
+# --------------------------------------------------------------------------- aggregation
+RESULT_COLUMNS = ("digit", "method", "seed", "auc", "fit_seconds")
+
+
+def check_results(results: pd.DataFrame) -> pd.DataFrame:
+    """Validate a results table (one row per digit, method and seed) and return it sorted.
+
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"results lack the columns {missing}; expected {list(RESULT_COLUMNS)}")
+    if results.empty:
+        raise ValueError("results are empty")
+    if not results["digit"].isin(DIGITS).all():
+        raise ValueError("digit must lie in 0..9")
+    if not results["auc"].between(0.0, 1.0).all():
+        raise ValueError("auc must lie in [0, 1] (a fraction, not a percentage)")
+    if results.duplicated(["digit", "method", "seed"]).any():
+        raise ValueError("results hold more than one row for some (digit, method, seed)")
+    return results.sort_values(["method", "digit", "seed"]).reset_index(drop=True)
+
+
+def _method_order(names) -> list[str]:
+    known = [m for m in LABELS if m in set(names)]
+    return known + sorted(set(names) - set(known))
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Per method and digit: ``mean`` and ``std`` of the AUC over seeds, and ``n`` seeds.
+
+    The standard deviation is the sample one (``ddof=1``); NaN for a single seed.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    results = check_results(results)
+    summary = (results.groupby(["method", "digit"])["auc"].agg(["mean", "std", "count"])
+               .rename(columns={"count": "n"}).reset_index())
+    order = {m: i for i, m in enumerate(_method_order(summary["method"]))}
+    return summary.sort_values(["method", "digit"], key=lambda s: s.map(order) if s.name == "method" else s,
+                               ).reset_index(drop=True)
+
+
+def overall(results: pd.DataFrame) -> pd.DataFrame:
+    """Per method: the mean AUC over digits, its spread over seeds, and the time spent.
+
+    Columns: ``mean`` (mean over digits of each digit's mean over seeds),
+    ``std`` (sample std over seeds of the seed's mean over digits; only seeds
+    that ran every digit count), ``n_seeds``, ``digits``, ``worst_digit`` and
+    ``worst_auc``, ``fit_seconds`` (total) and ``runs``.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    results = check_results(results)
+    rows = []
+    for method in _method_order(results["method"].unique()):
+        part = results[results["method"] == method]
+        per_digit = part.groupby("digit")["auc"].mean()
+        n_digits = part["digit"].nunique()
+        per_seed = part.groupby("seed").filter(lambda g: g["digit"].nunique() == n_digits)
+        seed_means = per_seed.groupby("seed")["auc"].mean()
+        rows.append({
+            "method": method, "mean": per_digit.mean(),
+            "std": seed_means.std(ddof=1) if len(seed_means) > 1 else math.nan,
+            "n_seeds": part["seed"].nunique(), "digits": n_digits,
+            "worst_digit": int(per_digit.idxmin()), "worst_auc": per_digit.min(),
+            "fit_seconds": part["fit_seconds"].sum(), "runs": len(part),
+        })
+    return pd.DataFrame(rows)
+
+
+def timing(results: pd.DataFrame) -> pd.DataFrame:
+    """Wall time per trained model (the rows one model produces share it): mean, max and total seconds.
+
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    results = check_results(results)
+    rows = []
+    for method in METHODS.values():
+        part = results[results["method"] == method.outputs[0]]
+        if not part.empty:
+            rows.append({"model": method.name, "rows": ", ".join(o for o in method.outputs if o in set(results["method"])),
+                         "runs": len(part), "mean_seconds": part["fit_seconds"].mean(),
+                         "max_seconds": part["fit_seconds"].max(), "total_seconds": part["fit_seconds"].sum()})
+    return pd.DataFrame(rows)
+
+
+PUBLISHED_COLUMNS = ("method", "digit", "auc_percent", "source", "read_at", "note")
+
+
+def load_published(path) -> pd.DataFrame:
+    """Published one-class MNIST AUCs (in percent) with their sources, from a CSV file.
+
+    One row per (method, digit); ``digit`` is ``0``..``9`` or ``mean``. Every
+    row must name its ``source`` (paper and table) and where it was read
+    (``read_at``).
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    path = Path(path)
+    table = pd.read_csv(path, dtype={"digit": str}, keep_default_na=False)
+    missing = [c for c in PUBLISHED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {missing}; expected {list(PUBLISHED_COLUMNS)}")
+    if not table["digit"].isin([str(d) for d in DIGITS] + ["mean"]).all():
+        raise ValueError(f"{path}: digit must be 0..9 or 'mean'")
+    table["auc_percent"] = pd.to_numeric(table["auc_percent"])
+    if not table["auc_percent"].between(0, 100).all():
+        raise ValueError(f"{path}: auc_percent must lie in [0, 100]")
+    if (table["source"].str.strip() == "").any() or (table["read_at"].str.strip() == "").any():
+        raise ValueError(f"{path}: every row needs a source and the place it was read (read_at)")
+    return table
+
+
+def _columns() -> list[str]:
+    return [str(d) for d in DIGITS] + ["mean"]
+
+
+def published_table(published: pd.DataFrame) -> pd.DataFrame:
+    """Published values as one row per method, columns ``0``..``9`` and ``mean``, strings in percent.
+
+    A method published only as a mean shows blanks per digit.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    wide = published.pivot_table(index="method", columns="digit", values="auc_percent", aggfunc="first", sort=False)
+    wide = wide.reindex(columns=_columns())
+    return wide.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else f"{v:.1f}"))
+
+
+def results_table(results: pd.DataFrame, *, labels: bool = True) -> pd.DataFrame:
+    """Measured AUCs as "mean ± std" in percent: one row per method, columns ``0``..``9`` and ``mean``.
+
+    The ``mean`` column is the mean over digits, ± its spread over seeds
+    (see :func:`overall`). With ``labels`` the rows are named by the methods'
+    labels rather than their keys.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    summary, totals = summarize(results), overall(results).set_index("method")
+
+    def cell(mean, std):
+        return f"{100 * mean:.1f}" if pd.isna(std) else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+    table = {}
+    for method in _method_order(summary["method"].unique()):
+        part = summary[summary["method"] == method].set_index("digit")
+        row = {str(d): cell(part.at[d, "mean"], part.at[d, "std"]) if d in part.index else "" for d in DIGITS}
+        row["mean"] = cell(totals.at[method, "mean"], totals.at[method, "std"])
+        name = LABELS.get(method, method) if labels else method
+        table[name] = row
+    return pd.DataFrame.from_dict(table, orient="index")[_columns()]
+
+
+MAIN_ROWS = ("pca", "ocsvm", "iforest", "dense_ae", "conv_ae", "best_ae")
+
+
+def plot_one_class_benchmark(results: pd.DataFrame, published: pd.DataFrame | None = None, *,
+                             reference: str | None = "One-class Deep SVDD", per_digit=MAIN_ROWS,
+                             target: float | None = None, title: str | None = None) -> Figure:
+    """Per-digit AUC of the main methods (mean over seeds, bars = min..max), beside a quoted row.
+
+    Left: AUC per normal digit for the rows named in ``per_digit`` (those
+    present), with the published per-digit values of ``reference`` (dashed,
+    quoted) when given. Right: the mean over digits of every measured row and
+    of every quoted mean, as bars.
+    Introduced in the benchmark page (``book/one_class_benchmark``).
+    """
+    summary = summarize(results)
+    totals = overall(results)
+    spread = check_results(results).groupby(["method", "digit"])["auc"].agg(["min", "max"]).reset_index()
+    every = _method_order(summary["method"].unique())
+    colours = {m: f"C{i}" for i, m in enumerate(every)}
+    label = {m: LABELS.get(m, m) for m in every}
+    methods = [m for m in every if m in per_digit] or every
+
+    fig = Figure(figsize=(12.5, 5.6), layout="constrained")
+    if title:
+        fig.suptitle(title, fontweight="bold", color="C3")
+    left, right = fig.subplots(1, 2, width_ratios=(2.2, 1))
+    offsets = np.linspace(-0.3, 0.3, len(methods)) if len(methods) > 1 else [0.0]
+    for offset, method in zip(offsets, methods):
+        part = summary[summary["method"] == method]
+        rng = spread[spread["method"] == method]
+        x = part["digit"].to_numpy() + offset
+        left.errorbar(x, 100 * part["mean"], yerr=[100 * (part["mean"].to_numpy() - rng["min"].to_numpy()),
+                                                   100 * (rng["max"].to_numpy() - part["mean"].to_numpy())],
+                      fmt="o", ms=5, capsize=2, color=colours[method], label=label[method])
+    quoted = []
+    if published is not None:
+        means = published[published["digit"] == "mean"]
+        quoted = list(zip(means["method"], means["auc_percent"]))
+        if reference is not None:
+            ref = published[(published["method"] == reference) & (published["digit"] != "mean")]
+            if not ref.empty:
+                left.plot(ref["digit"].astype(int), ref["auc_percent"], "k--", lw=1.2, marker="_", ms=14,
+                          label=f"{reference} (quoted)")
+    left.set(xticks=list(DIGITS), xlabel="normal digit (all other digits are the anomalies)",
+             ylabel="ROC AUC (%)", title="AUC per digit: mean over seeds, bar = min..max")
+    left.grid(axis="y", alpha=0.3)
+    left.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=3)
+
+    names = [label[m] for m in totals["method"]] + [f"{m} (quoted)" for m, _ in quoted]
+    values = [100 * v for v in totals["mean"]] + [v for _, v in quoted]
+    colors = [colours[m] for m in totals["method"]] + ["0.7"] * len(quoted)
+    y = np.arange(len(names))[::-1]
+    right.barh(y, values, color=colors)
+    for yi, v in zip(y, values):
+        right.text(v + 0.2, yi, f"{v:.1f}", va="center", fontsize=8)
+    low = min(values) if values else 50
+    if target is not None:
+        right.axvline(target, color="k", ls=":", lw=1.2, label=f"target {target:g}%")
+        right.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13))
+    right.set(yticks=y, yticklabels=names, xlim=(max(0, math.floor(low / 5) * 5 - 5), 101),
+              xlabel="mean AUC over the ten digits (%)", title="Mean over digits")
+    right.tick_params(axis="y", labelsize=8)
+    right.grid(axis="x", alpha=0.3)
+    return fig
