@@ -86,6 +86,7 @@ def time_to_quality(name: str, train: callable) -> dict:
     history = train()
     seconds = time.perf_counter() - start
     final = float(history["valid_mse"].iloc[-1])
+    print(f"   {int(history['epoch'].iloc[-1])} epochs, {seconds:.1f} s, validation MSE {final:.5f}", flush=True)
     return {"recipe": name, "epochs": int(history["epoch"].iloc[-1]), "seconds": seconds,
             "valid_mse": final, "reached": final <= TARGET_MSE}
 
@@ -108,35 +109,37 @@ def main(argv=None) -> int:
     print("== data loading alone (batch 64)", flush=True)
     load_classic = images_per_second(classic["train"], sample)
     load_course = images_per_second(course["train"], sample)
+    print(f"   classic {load_classic:,.0f} images/s, helpers {load_course:,.0f} images/s", flush=True)
     print("== training throughput, notebook-02 conv AE, batch 64", flush=True)
-    train_classic = training_images_per_second(classic["train"], train_sample, args.seed)
-    train_course = training_images_per_second(course["train"], train_sample, args.seed)
+    step_classic = training_images_per_second(classic["train"], train_sample, args.seed)
+    step_course = training_images_per_second(course["train"], train_sample, args.seed)
+    print(f"   classic {step_classic:,.0f} images/s, helpers {step_course:,.0f} images/s", flush=True)
 
     reference = dict(helpers.REFERENCE_CONV_RECIPE)
     recipe = dict(helpers.COURSE_CONV_RECIPE)
     if args.quick:
         reference["num_epochs"] = recipe["num_epochs"] = 1
 
-    def train_reference():
+    def reference_run():
         helpers.set_seed(args.seed)
         model = helpers.ConvAutoencoder(latent_dim=reference["latent_dim"])
         return helpers.fit(model, classic["train"], classic["valid"], num_epochs=reference["num_epochs"],
                            lr=reference["lr"], betas=reference["betas"], weight_decay=reference["weight_decay"],
                            stop_at_valid_mse=TARGET_MSE)
 
-    def train_course():
+    def course_run():
         return helpers.train_conv_autoencoder(recipe, seed=args.seed, root=args.root, device="cpu",
                                               stop_at_valid_mse=TARGET_MSE)[1]
 
-    runs = [time_to_quality("reference (classic loader, batch 64, Adam 1e-3, <= 20 epochs)", train_reference),
+    runs = [time_to_quality("reference (classic loader, batch 64, Adam 1e-3, <= 20 epochs)", reference_run),
             time_to_quality(f"course (in-memory loader, batch {recipe['batch_size']}, one-cycle to lr "
-                            f"{recipe['lr']}, <= {recipe['num_epochs']} epochs)", train_course)]
+                            f"{recipe['lr']}, <= {recipe['num_epochs']} epochs)", course_run)]
 
     rows = [
         {"measure": "data loading (images/s)", "classic": load_classic, "helpers": load_course,
          "ratio": load_course / load_classic},
-        {"measure": "training, batch 64 (images/s)", "classic": train_classic, "helpers": train_course,
-         "ratio": train_course / train_classic},
+        {"measure": "training, batch 64 (images/s)", "classic": step_classic, "helpers": step_course,
+         "ratio": step_course / step_classic},
         {"measure": f"time to validation MSE {TARGET_MSE} (s)", "classic": runs[0]["seconds"],
          "helpers": runs[1]["seconds"], "ratio": runs[0]["seconds"] / runs[1]["seconds"]},
     ]

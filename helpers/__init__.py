@@ -31,6 +31,7 @@ from .plots import (
     as_images,
     plot_anomaly_heatmaps,
     plot_digits_8x8,
+    plot_histograms,
     plot_image_rows,
     plot_interpolation,
     plot_latent_map,
@@ -85,7 +86,7 @@ __all__ = [
     "encode_dataset", "interpolate_latent", "crossfade", "decode_latent_grid",
     # plots
     "as_images", "plot_image_rows", "plot_reconstructions", "anomaly_detection_display", "plot_loss_curves",
-    "plot_snapshots", "plot_anomaly_heatmaps", "plot_score_histograms", "plot_roc_curve",
+    "plot_snapshots", "plot_anomaly_heatmaps", "plot_histograms", "plot_score_histograms", "plot_roc_curve",
     "plot_latent_scatter", "plot_latent_map", "plot_interpolation", "plot_digits_8x8",
     # recipes
     "REFERENCE_CONV_RECIPE", "COURSE_CONV_RECIPE", "train_conv_autoencoder", "load_or_train_conv_autoencoder",

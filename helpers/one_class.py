@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 
 from .data import load_mnist, mnist_loaders, tensor_loader
 from .models import Autoencoder, ConvAutoencoder, DenseAutoencoder
-from .scoring import inference, iter_batches, roc_auc
+from .scoring import reconstruct, roc_auc
 from .training import fit, set_seed
 
 __all__ = [
@@ -41,7 +41,6 @@ __all__ = [
     "isolation_forest_scores",
     "smooth",
     "smoothed_relative_errors",
-    "reconstructions",
     "train_autoencoder",
     "Method",
     "METHODS",
@@ -216,7 +215,8 @@ def smoothed_relative_errors(X, X_hat, *, sigma: float = 1.0, relative: bool = T
     there is to draw, so a thin "1" that a decoder of "8"s draws almost right
     still scores high. ``sigma=0`` and ``relative=False`` switch each part off
     (the plain per-pixel MSE when both are off).
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Introduced in notebook 03 (``03_one_class_auc``); designed for the benchmark page
+    (``book/one_class_benchmark``).
     """
     X, X_hat = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(X_hat, dtype=torch.float32)
     if X.shape != X_hat.shape or X.dim() != 4:
@@ -226,15 +226,6 @@ def smoothed_relative_errors(X, X_hat, *, sigma: float = 1.0, relative: bool = T
     if relative:
         error = error / X.flatten(1).mean(1).clamp_min(1e-6)
     return error.numpy().astype(np.float64)
-
-
-def reconstructions(model: Autoencoder, X, batch_size: int = 1000) -> torch.Tensor:
-    """``model(X)`` on the CPU, batched, in eval mode and without gradients.
-
-    Introduced in the benchmark page (``book/one_class_benchmark``).
-    """
-    with inference(model) as device:
-        return torch.cat([model(batch.to(device)).cpu() for batch in iter_batches(X, batch_size)])
 
 
 # --------------------------------------------------------------------------- detectors of the benchmark
@@ -260,7 +251,7 @@ def _autoencoder(model_class, split, seed, *, num_epochs, lr, latent_dim, sigma,
     set_seed(seed)
     model = model_class(latent_dim=latent_dim).to(_device(device))
     train_autoencoder(model, split, num_epochs=num_epochs, lr=lr)
-    X_hat = reconstructions(model, split.X_test)
+    _, X_hat = reconstruct(model, split.X_test)
     return {
         "mse": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=False),
         "smoothed": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=False),

@@ -20,6 +20,7 @@ __all__ = [
     "plot_loss_curves",
     "plot_snapshots",
     "plot_anomaly_heatmaps",
+    "plot_histograms",
     "plot_score_histograms",
     "plot_roc_curve",
     "plot_latent_scatter",
@@ -256,6 +257,37 @@ def plot_anomaly_heatmaps(X, X_hat, titles=None) -> Figure:
     return fig
 
 
+def plot_histograms(groups: dict, *, bins: int = 60, log_x: bool = True, marks: dict | None = None,
+                    xlabel: str = "reconstruction error", title: str | None = None) -> Figure:
+    """Overlaid density histograms of several sets of scores, e.g. ``{"train": e1, "test": e2}``.
+
+    Shared bin edges (logarithmic with ``log_x``) so the shapes compare; ``marks``
+    draws labelled vertical lines, e.g. ``{"threshold": t}``.
+    Introduced in notebook 03 (``03_one_class_auc``).
+    """
+    if not groups:
+        raise ValueError("groups must name at least one array of scores")
+    arrays = {name: np.asarray(values, dtype=float).ravel() for name, values in groups.items()}
+    values = np.concatenate(list(arrays.values()))
+    if not np.all(np.isfinite(values)):
+        raise ValueError("scores contain NaN or inf")
+    if log_x and values.min() <= 0:
+        raise ValueError("log_x needs positive scores (pass log_x=False)")
+    spacing = np.geomspace if log_x else np.linspace
+    edges = spacing(values.min(), values.max(), bins + 1)
+    fig = Figure(figsize=(6.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    for name, group in arrays.items():
+        ax.hist(group, bins=edges, density=True, alpha=0.55, label=f"{name} ({len(group)})")
+    for i, (name, x) in enumerate((marks or {}).items()):
+        ax.axvline(x, color=f"{0.1 + 0.3 * i:.1f}", ls="--", lw=1, label=f"{name} {x:.4g}")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.legend(frameon=False)
+    return fig
+
+
 def plot_score_histograms(errors, is_anomaly, *, threshold: float | None = None, bins: int = 80,
                           log_x: bool = True) -> Figure:
     """Histograms of the scores of normal and anomalous examples, on one axis.
@@ -263,18 +295,11 @@ def plot_score_histograms(errors, is_anomaly, *, threshold: float | None = None,
     Introduced in notebook 03 (``03_one_class_auc``).
     """
     errors, labels = np.asarray(errors, dtype=float), np.asarray(is_anomaly).astype(bool)
-    fig = Figure(figsize=(6.5, 3.6), layout="constrained")
-    ax = fig.subplots()
-    edges = np.geomspace(errors.min(), errors.max(), bins) if log_x else bins
-    ax.hist(errors[~labels], bins=edges, alpha=0.6, density=True, label=f"normal ({(~labels).sum()})")
-    ax.hist(errors[labels], bins=edges, alpha=0.6, density=True, label=f"anomaly ({labels.sum()})")
-    if threshold is not None:
-        ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.4g}")
-    if log_x:
-        ax.set_xscale("log")
-    ax.set(xlabel="anomaly score (reconstruction error)", ylabel="density")
-    ax.legend(frameon=False)
-    return fig
+    if errors.shape != labels.shape:
+        raise ValueError(f"expected one label per score, got {labels.shape} labels for {errors.shape} scores")
+    return plot_histograms({"normal": errors[~labels], "anomaly": errors[labels]}, bins=bins, log_x=log_x,
+                           marks=None if threshold is None else {"threshold": threshold},
+                           xlabel="anomaly score (reconstruction error)")
 
 
 def plot_roc_curve(errors, is_anomaly, *, name: str = "autoencoder", ax=None, xlim=None, ylim=None) -> Figure:
@@ -321,12 +346,14 @@ def _discrete_colours(labels: np.ndarray, palette):
 
 
 def plot_latent_scatter(Z, y, *, palette="tab10", title: str | None = None, axis_labels=("I1", "I2"),
-                        s: float = 3.0, ax=None, background=None) -> Figure:
+                        s: float = 3.0, ax=None, background=None, label_centres: bool = False) -> Figure:
     """2-D codes coloured by label, with a colour bar naming the classes.
 
     ``palette`` is any seaborn palette name (``"tab10"``, ``"husl"``, ...) or a
     list of colours, one per class. ``background``: other codes ``(M, 2)`` drawn
     underneath in light grey (e.g. the training classes, under unseen ones).
+    ``label_centres`` writes each label at the median of its points, for
+    palettes whose neighbouring colours are hard to tell apart.
     Pass ``ax`` to draw into an existing figure (the figure is returned).
     Introduced in notebook 04 (``04_latent_2d``).
     """
@@ -346,6 +373,11 @@ def plot_latent_scatter(Z, y, *, palette="tab10", title: str | None = None, axis
         ax.scatter(background[:, 0], background[:, 1], s=s, color="0.85", linewidths=0)
     order = np.random.default_rng(0).permutation(len(Z))  # no class painted over all the others
     points = ax.scatter(Z[order, 0], Z[order, 1], c=codes[order], cmap=cmap, norm=norm, s=s, linewidths=0)
+    if label_centres:
+        for label in classes:
+            ax.annotate(str(label), np.median(Z[y == label], axis=0), ha="center", va="center", fontsize=13,
+                        weight="bold", bbox={"boxstyle": "circle,pad=0.2", "facecolor": "white", "alpha": 0.8,
+                                             "linewidth": 0})
     bar = fig.colorbar(points, ax=ax, ticks=np.arange(len(classes)))
     bar.ax.set_yticklabels([str(c) for c in classes])
     bar.set_label("label")

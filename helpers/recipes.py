@@ -76,7 +76,9 @@ def load_or_train_conv_autoencoder(checkpoint, *, seed: int = 0, root="data", de
     """The notebook-02 conv AE: loaded from ``checkpoint``, or trained and saved there.
 
     A checkpoint made with another recipe or seed is not reused: the model is
-    retrained, so notebooks 05-07 never run on a stale model.
+    retrained, so notebooks 05-07 never run on a stale model. Either way the model
+    comes back in eval mode with ``model.metadata`` (recipe, seed, validation MSE,
+    training seconds).
     Introduced in notebook 05 (``05_tsne``).
     """
     checkpoint = Path(checkpoint)
@@ -85,7 +87,7 @@ def load_or_train_conv_autoencoder(checkpoint, *, seed: int = 0, root="data", de
         if model.metadata.get("recipe") == COURSE_CONV_RECIPE and model.metadata.get("seed") == seed:
             return model
     model, history = train_conv_autoencoder(seed=seed, root=root, device=device, progress=progress)
-    save_checkpoint(model, checkpoint, recipe=COURSE_CONV_RECIPE, seed=seed,
-                    valid_mse=float(history["valid_mse"].iloc[-1]),
-                    train_seconds=float(history.attrs["train_seconds"]))
+    model.metadata = {"recipe": COURSE_CONV_RECIPE, "seed": seed, "valid_mse": float(history["valid_mse"].iloc[-1]),
+                      "train_seconds": float(history.attrs["train_seconds"])}
+    save_checkpoint(model, checkpoint, **model.metadata)
     return model

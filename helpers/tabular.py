@@ -14,10 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 from torch.utils.data import DataLoader
 
-from .exercises import ExerciseCheckError
+from .exercises import ExerciseCheckError, _ok, _require
 from .models import TabularAutoencoder
 from .scoring import inference, reconstruction_errors
 from .training import fit, set_seed
@@ -30,7 +29,6 @@ __all__ = [
     "top_overlap",
     "hex_pixels",
     "label_error_share",
-    "plot_error_histograms",
     "check_item_errors",
     "check_alternative_errors",
     "check_pixel_errors",
@@ -172,44 +170,7 @@ def label_error_share(model, X: torch.Tensor) -> np.ndarray:
     return np.divide(last, errors, out=np.zeros_like(last), where=errors > 0)
 
 
-def plot_error_histograms(errors: dict, *, bins: int = 50, log_x: bool = True, marks: dict | None = None,
-                          title: str | None = None) -> Figure:
-    """Overlaid density histograms of several sets of errors, e.g. ``{"train": e1, "test": e2}``.
-
-    ``marks`` draws labelled vertical lines, e.g. ``{"train 99th percentile": q}``.
-    Introduced in notebook 08 (``08_uci_digits``).
-    """
-    if not errors:
-        raise ValueError("errors must name at least one array of errors")
-    arrays = {name: np.asarray(e, dtype=float) for name, e in errors.items()}
-    values = np.concatenate(list(arrays.values()))
-    if log_x and values.min() <= 0:
-        raise ValueError("log_x needs positive errors")
-    fig = Figure(figsize=(6.5, 3.6), layout="constrained")
-    ax = fig.subplots()
-    edges = np.geomspace(values.min(), values.max(), bins + 1) if log_x else np.linspace(values.min(), values.max(), bins + 1)
-    for name, e in arrays.items():
-        ax.hist(e, bins=edges, density=True, alpha=0.55, label=f"{name} ({len(e)})")
-    for i, (name, x) in enumerate((marks or {}).items()):
-        ax.axvline(x, color=f"{0.1 + 0.3 * i:.1f}", ls="--", lw=1, label=f"{name} {x:.4g}")
-    if log_x:
-        ax.set_xscale("log")
-    ax.set(xlabel="reconstruction error per item", ylabel="density", title=title)
-    ax.legend(frameon=False)
-    return fig
-
-
 # ----------------------------------------------------------------------------- exercise checks
-def _ok(message: str) -> None:
-    print(f"✓ {message}")
-
-
-def _require(value, what: str) -> None:
-    if value is NotImplemented:
-        raise NotImplementedError(f"{what} is not written yet: do the exercise above first "
-                                  f"(its cell still raises NotImplementedError).")
-
-
 def _as_scores(values, n: int, what: str) -> np.ndarray:
     if isinstance(values, torch.Tensor):
         if values.requires_grad:

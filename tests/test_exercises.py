@@ -315,3 +315,145 @@ def test_threshold_must_be_one_number():
     errors = torch.rand(10, 4)
     with pytest.raises(ExerciseCheckError, match="one number"):
         check_threshold(errors.mean(0) + errors.std(0), errors)
+
+
+# --- notebook 03: AUC by counting pairs, precision at a prevalence -----------------------------
+
+from helpers.exercises import check_precision_at_prevalence, check_roc_auc  # noqa: E402
+
+
+def pairwise_auc(scores, is_anomaly):
+    """The right answer: the share of (anomaly, normal) pairs ranked correctly, ties counting half."""
+    is_anomaly = np.asarray(is_anomaly, bool)
+    diff = scores[is_anomaly][:, None] - scores[~is_anomaly][None, :]
+    return ((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size
+
+
+def test_roc_auc_check_accepts_the_pair_count(capsys):
+    check_roc_auc(pairwise_auc)
+    assert "scikit-learn" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("auc_fn, message", [
+    (lambda s, a: 1 - pairwise_auc(s, a), "reversed|perfect"),
+    (lambda s, a: (s[np.asarray(a, bool)][:, None] > s[~np.asarray(a, bool)][None, :]).mean(), "tie"),
+    (lambda s, a: np.array([0.5, 0.5]), "one number"),
+    (lambda s, a: 1 / 0, "ZeroDivisionError"),
+])
+def test_roc_auc_check_explains_wrong_answers(auc_fn, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_roc_auc(auc_fn)
+
+
+def test_roc_auc_check_passes_stubs_through():
+    def stub(scores, is_anomaly):
+        raise NotImplementedError
+    with pytest.raises(NotImplementedError):
+        check_roc_auc(stub)
+
+
+def precision_at(recall, false_positive_rate, prevalence):
+    return recall * prevalence / (recall * prevalence + false_positive_rate * (1 - prevalence))
+
+
+def test_precision_check_accepts_bayes_rule(capsys):
+    check_precision_at_prevalence(precision_at)
+    assert "✓" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("precision_fn, message", [
+    (lambda r, f, p: r * p / (r * p + f * p), "1 - prevalence"),
+    (lambda r, f, p: r, "that is the recall"),
+    (lambda r, f, p: 1 - f, "true positives"),
+])
+def test_precision_check_explains_wrong_answers(precision_fn, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_precision_at_prevalence(precision_fn)
+
+
+# --- notebooks 05-07: kNN accuracy, latent path, noise, PSNR, a denoising step -----------------
+
+from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
+
+from helpers.exercises import (check_add_noise, check_denoising_step, check_knn_accuracy,  # noqa: E402
+                               check_latent_path, check_psnr)
+
+
+def knn_accuracy(Z_train, y_train, Z_test, y_test, k=5):
+    return float((KNeighborsClassifier(k).fit(Z_train, y_train).predict(Z_test) == y_test).mean())
+
+
+def latent_path(z0, z1, steps):
+    weights = torch.linspace(0, 1, steps)[:, None]
+    return (1 - weights) * z0 + weights * z1
+
+
+def noisy(X, noise_std, generator):
+    return (X + noise_std * torch.randn(X.shape, generator=generator)).clamp(0, 1)
+
+
+def psnr(X_hat, X):
+    return 10 * torch.log10(1 / ((X_hat - X) ** 2).flatten(1).mean(1))
+
+
+def denoising_step(model, X, optimizer, noise_std):
+    loss = F.mse_loss(model(noisy(X, noise_std, None)), X)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def wrong_target_step(model, X, optimizer, noise_std):
+    X_noisy = noisy(X, noise_std, None)
+    loss = F.mse_loss(model(X_noisy), X_noisy)  # learns to copy the noise
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def in_place_noise(X, noise_std, generator):
+    X += noise_std * torch.randn(X.shape, generator=generator)
+    return X.clamp_(0, 1)
+
+
+CHECKS = [
+    (check_knn_accuracy, knn_accuracy, [
+        lambda a, ya, b, yb, k=5: KNeighborsClassifier(k).fit(a, ya).score(a, ya),  # scored on the training set
+        lambda a, ya, b, yb, k=5: 100 * knn_accuracy(a, ya, b, yb, k),             # a percentage
+    ]),
+    (check_latent_path, latent_path, [
+        lambda z0, z1, steps: latent_path(z1, z0, steps),                           # reversed
+        lambda z0, z1, steps: latent_path(z0, z1, steps + 1)[:-1],                  # misses the end point
+    ]),
+    (check_add_noise, noisy, [
+        lambda X, s, g: X + s * torch.randn(X.shape, generator=g),                  # not clipped
+        lambda X, s, g: (X + s * s * torch.randn(X.shape, generator=g)).clamp(0, 1),  # variance, not std
+        lambda X, s, g: (X + s * torch.randn(X.shape)).clamp(0, 1),                 # ignores the generator
+        in_place_noise,                                                              # changes the clean images
+    ]),
+    (check_psnr, psnr, [
+        lambda X_hat, X: 10 * torch.log10(1 / ((X_hat - X) ** 2).mean()),           # one number per batch
+        lambda X_hat, X: 10 * torch.log(1 / ((X_hat - X) ** 2).flatten(1).mean(1)),  # natural log
+        lambda X_hat, X: 10 * torch.log10(1 / ((X_hat - X) ** 2).flatten(1).mean(1).sqrt()),  # RMSE
+    ]),
+    (check_denoising_step, denoising_step, [wrong_target_step]),
+]
+
+
+@pytest.mark.parametrize("check, right, wrongs", CHECKS, ids=[c[0].__name__ for c in CHECKS])
+def test_checks_of_notebooks_05_to_07(check, right, wrongs, capsys):
+    check(right)
+    assert "✓" in capsys.readouterr().out
+    for wrong in wrongs:
+        with pytest.raises(ExerciseCheckError):
+            check(wrong)
+
+    def stub(*args):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        check(stub)
+    with pytest.raises(NotImplementedError):
+        check(NotImplemented)

@@ -43,7 +43,7 @@ def test_the_reference_failure_gets_a_clear_message():
     lambda: plots.plot_score_histograms(rng.random(50) + 0.01, np.arange(50) % 2, threshold=0.5),
     lambda: plots.plot_roc_curve(rng.random(50), np.arange(50) % 2, xlim=(0, 0.5), ylim=(0.5, 1)),
     lambda: plots.plot_latent_scatter(rng.normal(size=(40, 2)), np.arange(40) % 5,
-                                      background=rng.normal(size=(30, 2))),
+                                      background=rng.normal(size=(30, 2)), label_centres=True),
     lambda: plots.plot_latent_scatter(rng.normal(size=(40, 2)), np.arange(40) % 10, palette="husl"),
     lambda: plots.plot_latent_map(rng.random((56, 56)), (0, 1, 0, 1)),
     lambda: plots.plot_interpolation([mnist_like(5), mnist_like(5)], ["latent", "pixels"],
@@ -101,3 +101,15 @@ def test_loss_curves_add_an_mse_panel_when_the_loss_is_not_mse():
     h["train_loss"] = 10 * h["train_mse"]
     h["valid_loss"] = 10 * h["valid_mse"]
     assert len(plots.plot_loss_curves(h, reference=0.0075, loss_name="BCE").axes) == 2
+
+
+def test_histograms_share_bins_and_mark_lines():
+    fig = plots.plot_histograms({"train": rng.uniform(0.01, 0.1, 50), "test": rng.uniform(0.01, 0.2, 30)},
+                                marks={"q99": 0.09}, title="a model")
+    assert fig.axes[0].get_title() == "a model"
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[:2] == ["train (50)", "test (30)"] and labels[2].startswith("q99")
+    with pytest.raises(ValueError, match="positive"):
+        plots.plot_histograms({"a": [0.0, 1.0]})
+    with pytest.raises(ValueError, match="one label per score"):
+        plots.plot_score_histograms([0.1, 0.2], [0, 1, 1])

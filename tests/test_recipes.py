@@ -25,6 +25,7 @@ def test_missing_checkpoint_is_trained_and_saved(tmp_path, fake_training):
     path = tmp_path / "checkpoints" / "conv_ae.pt"
     model = load_or_train_conv_autoencoder(path, seed=0, device="cpu", progress=False)
     assert fake_training == [0] and path.exists() and isinstance(model, ConvAutoencoder)
+    assert model.metadata == {"recipe": COURSE_CONV_RECIPE, "seed": 0, "valid_mse": 0.01, "train_seconds": 1.0}
     again = load_or_train_conv_autoencoder(path, seed=0, device="cpu", progress=False)
     assert fake_training == [0]  # reused, not retrained
     assert again.metadata["recipe"] == COURSE_CONV_RECIPE

@@ -4,12 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from matplotlib.figure import Figure
 
 from helpers import TabularAutoencoder, load_optdigits, optdigits_features, reconstruction_errors
 from helpers.exercises import ExerciseCheckError
 from helpers.tabular import (check_alternative_errors, check_item_errors, check_pixel_errors, hex_pixels,
-                             label_error_share, pca_errors, plot_error_histograms, ranked_errors, reference_loader, top_overlap,
+                             label_error_share, pca_errors, ranked_errors, reference_loader, top_overlap,
                              train_tabular_autoencoder)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,17 +165,6 @@ def toy():
 def test_label_error_share_is_the_last_columns_share():
     model, X = toy()
     assert label_error_share(model, X) == pytest.approx([1.0, 0.0, 0.0, 1 / 3])
-
-
-def test_plot_error_histograms_returns_a_figure():
-    rng = np.random.default_rng(0)
-    fig = plot_error_histograms({"train": rng.uniform(0.01, 0.1, 50), "test": rng.uniform(0.01, 0.2, 30)},
-                                marks={"q99": 0.09}, title="a model")
-    assert isinstance(fig, Figure) and fig.axes[0].get_title() == "a model"
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels[:2] == ["train (50)", "test (30)"] and labels[2].startswith("q99")
-    with pytest.raises(ValueError, match="positive"):
-        plot_error_histograms({"a": [0.0, 1.0]})
 
 
 def test_check_item_errors_accepts_the_answer_and_names_the_slips(capsys):
