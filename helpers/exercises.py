@@ -60,6 +60,19 @@ def _require(value, what: str) -> None:
                                   f"(its cell still raises NotImplementedError).")
 
 
+def _call_student(call: str, fn, *args):
+    """Run the student's ``fn(*args)``; an error it raises comes back as a check failure naming ``call``.
+
+    ``NotImplementedError`` (a stub not written yet) passes through unchanged.
+    """
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # keep the cause, say where it happened
+        raise ExerciseCheckError(f"{call} raised {type(error).__name__}: {error}") from error
+
+
 def _shape(shape) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
@@ -119,14 +132,7 @@ def check_forward(model_or_fn, X: torch.Tensor | None = None, input_shape=MNIST_
         elif not callable(model_or_fn):
             _fail(f"check_forward expects a model or a function, got {type(model_or_fn).__name__}.")
         with torch.no_grad():
-            try:
-                out = model_or_fn(X)
-            except NotImplementedError:
-                raise
-            except Exception as error:  # the student's code raised: say so, keep the cause
-                raise ExerciseCheckError(
-                    f"calling it on a batch of shape {_shape(X.shape)} raised "
-                    f"{type(error).__name__}: {error}") from error
+            out = _call_student(f"calling it on a batch of shape {_shape(X.shape)}", model_or_fn, X)
     finally:
         if was_training:
             model_or_fn.train()
@@ -193,13 +199,7 @@ def check_training_step(step_fn: Callable, model: nn.Module | None = None, X: to
     before = [p.detach().clone() for p in model.parameters()]
     losses = []
     for step in range(1, steps + 1):
-        try:
-            loss = step_fn(model, X, optimizer)
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise ExerciseCheckError(f"step {step}: step_fn(model, X, optimizer) raised "
-                                     f"{type(error).__name__}: {error}") from error
+        loss = _call_student(f"step {step}: step_fn(model, X, optimizer)", step_fn, model, X, optimizer)
         if isinstance(loss, torch.Tensor):
             if loss.numel() != 1:
                 _fail(f"step {step}: the function returned a tensor of shape {_shape(loss.shape)}, "
@@ -263,14 +263,8 @@ def check_anomaly_scores(score_fn: Callable, model: nn.Module | None = None,
     X_before = X.clone()
 
     def scores_of(batch, what):
-        try:
-            values = score_fn(model, batch)
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise ExerciseCheckError(
-                f"score_fn(model, X) on {what} of shape {_shape(batch.shape)} raised "
-                f"{type(error).__name__}: {error}") from error
+        values = _call_student(f"score_fn(model, X) on {what} of shape {_shape(batch.shape)}",
+                               score_fn, model, batch)
         array = _as_float_array(values, "the scores")
         if array.shape != (len(batch),):
             hint = None
@@ -397,13 +391,7 @@ def check_roc_auc(auc_fn: Callable) -> None:
     from sklearn.metrics import roc_auc_score
 
     def auc_of(scores, labels, what):
-        try:
-            value = auc_fn(scores, labels)
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise ExerciseCheckError(f"auc_fn(scores, is_anomaly) on {what} raised "
-                                     f"{type(error).__name__}: {error}") from error
+        value = _call_student(f"auc_fn(scores, is_anomaly) on {what}", auc_fn, scores, labels)
         return _one_number(value, "the AUC")
 
     mask_hint = ("if you select with is_anomaly, make it a boolean mask first "
@@ -448,13 +436,8 @@ def check_precision_at_prevalence(precision_fn: Callable) -> None:
     _require(precision_fn, "the precision function")
     cases = [(0.9, 0.01, 0.5), (0.95, 0.05, 0.01), (0.5, 0.1, 0.2), (1.0, 0.0, 0.01), (0.98, 0.02, 0.902)]
     for recall, fpr, prevalence in cases:
-        try:
-            value = precision_fn(recall, fpr, prevalence)
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise ExerciseCheckError(f"precision_fn({recall}, {fpr}, {prevalence}) raised "
-                                     f"{type(error).__name__}: {error}") from error
+        value = _call_student(f"precision_fn({recall}, {fpr}, {prevalence})",
+                              precision_fn, recall, fpr, prevalence)
         value = _one_number(value, "the precision")
         true_pos, false_pos = recall * prevalence, fpr * (1 - prevalence)
         expected = true_pos / (true_pos + false_pos)
@@ -501,13 +484,8 @@ def check_knn_accuracy(knn_fn: Callable, k: int = 5) -> None:
     Z_test, y_test = _toy_blobs(40, seed=1)
 
     def accuracy_of(z_tr, y_tr, z_te, y_te, what):
-        try:
-            value = knn_fn(z_tr, y_tr, z_te, y_te, k)
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise ExerciseCheckError(f"knn_fn(Z_train, y_train, Z_test, y_test, k={k}) on {what} raised "
-                                     f"{type(error).__name__}: {error}") from error
+        value = _call_student(f"knn_fn(Z_train, y_train, Z_test, y_test, k={k}) on {what}",
+                              knn_fn, z_tr, y_tr, z_te, y_te, k)
         return _one_number(value, "the accuracy")
 
     value = accuracy_of(Z_train, y_train, Z_test, y_test, "toy blobs")
@@ -542,13 +520,8 @@ def check_latent_path(path_fn: Callable, steps: int = 10, dim: int = 20) -> None
     g = torch.Generator().manual_seed(0)
     z0, z1 = torch.randn(dim, generator=g), torch.randn(dim, generator=g)
     z0_before, z1_before = z0.clone(), z1.clone()
-    try:
-        codes = path_fn(z0, z1, steps)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        raise ExerciseCheckError(f"path_fn(z0, z1, steps={steps}) with codes of shape ({dim},) raised "
-                                 f"{type(error).__name__}: {error}") from error
+    codes = _call_student(f"path_fn(z0, z1, steps={steps}) with codes of shape ({dim},)",
+                          path_fn, z0, z1, steps)
     codes = torch.as_tensor(_as_float_array(codes, "the codes"), dtype=torch.float32)
     if tuple(codes.shape) != (steps, dim):
         hint = None
@@ -588,13 +561,8 @@ def check_add_noise(noise_fn: Callable, noise_std: float = 0.2) -> None:
 
     def noisy(images, std, seed, what):
         before = images.clone()
-        try:
-            out = noise_fn(images, std, torch.Generator().manual_seed(seed))
-        except NotImplementedError:
-            raise
-        except Exception as error:
-            raise ExerciseCheckError(f"noise_fn(X, {std}, generator) on {what} raised "
-                                     f"{type(error).__name__}: {error}") from error
+        out = _call_student(f"noise_fn(X, {std}, generator) on {what}",
+                            noise_fn, images, std, torch.Generator().manual_seed(seed))
         if not torch.equal(images, before):
             _fail("the function changed its input X in place.",
                   "build a new tensor (X + noise_std * noise) instead of adding to X with +=.")
@@ -640,13 +608,7 @@ def check_psnr(psnr_fn: Callable) -> None:
     X = torch.full((3, 1, 28, 28), 0.5)
     X_hat = X + torch.tensor([0.1, 10 ** -1.5, 0.01]).view(3, 1, 1, 1)  # MSE 1e-2, 1e-3, 1e-4
     expected = np.array([20.0, 30.0, 40.0])
-    try:
-        values = psnr_fn(X_hat, X)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        raise ExerciseCheckError(f"psnr_fn(X_hat, X) on a batch of shape {_shape(X.shape)} raised "
-                                 f"{type(error).__name__}: {error}") from error
+    values = _call_student(f"psnr_fn(X_hat, X) on a batch of shape {_shape(X.shape)}", psnr_fn, X_hat, X)
     values = _as_float_array(values, "the PSNR values")
     if values.shape != (3,):
         hint = ("average the squared error over each image's pixels (.flatten(1).mean(1)), "
@@ -697,13 +659,8 @@ def check_denoising_step(step_fn: Callable, noise_std: float = 0.3, seed: int = 
     X = _toy_images(16, seed=seed)
     before = copy.deepcopy(model.model).eval()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    try:
-        loss = step_fn(model, X, optimizer, noise_std)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        raise ExerciseCheckError(f"step_fn(model, X, optimizer, noise_std={noise_std}) raised "
-                                 f"{type(error).__name__}: {error}") from error
+    loss = _call_student(f"step_fn(model, X, optimizer, noise_std={noise_std})",
+                         step_fn, model, X, optimizer, noise_std)
     loss = _one_number(loss.detach() if isinstance(loss, torch.Tensor) else loss, "the loss")
     seen = model.seen
     if seen is None:

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from .exercises import ExerciseCheckError, _ok, _require
+from .exercises import ExerciseCheckError, _call_student, _ok, _require
 from .models import TabularAutoencoder
 from .scoring import inference, reconstruction_errors
 from .training import fit, set_seed
@@ -204,13 +204,7 @@ def check_item_errors(item_errors_fn, model, X: torch.Tensor) -> np.ndarray:
     _require(item_errors_fn, "item_errors")
     X = _as_features(X)
     X_before = X.clone()
-    try:
-        values = item_errors_fn(model, X)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        raise ExerciseCheckError(f"item_errors(model, X) on X of shape {tuple(X.shape)} raised "
-                                 f"{type(error).__name__}: {error}") from error
+    values = _call_student(f"item_errors(model, X) on X of shape {tuple(X.shape)}", item_errors_fn, model, X)
     errors = _as_scores(values, len(X), "the errors")
     _ok(f"one error per item ({len(errors)})")
     if not torch.equal(X, X_before):
