@@ -5,7 +5,7 @@ For each digit ``d``: train on training-set images of ``d`` only, score the full
 class; repeat over seeds and digits. This module holds everything the benchmark
 script (``benchmarks/one_class_mnist.py``) and its book page need, so that both
 are thin: the per-digit split, the detectors (shallow baselines, the course's
-autoencoders and the best autoencoder-based detector), the runner, the
+autoencoders and the course's own autoencoder-based detector), the runner, the
 aggregation into tables, the published values and the summary figure.
 
 AUCs are fractions in [0, 1] in results; tables show them in percent, as the
@@ -182,7 +182,7 @@ def isolation_forest_scores(X_train, X_test, *, n_estimators: int = 100, seed: i
     return -model.score_samples(flatten(X_test))
 
 
-# --------------------------------------------------------------------------- the best detector's score
+# --------------------------------------------------------------------------- our detector's score
 def _gaussian_kernel(sigma: float) -> torch.Tensor:
     radius = max(1, math.ceil(3 * sigma))
     x = torch.arange(-radius, radius + 1, dtype=torch.float32)
@@ -206,7 +206,7 @@ def smooth(X: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def smoothed_relative_errors(X, X_hat, *, sigma: float = 1.0, relative: bool = True) -> np.ndarray:
-    """The best detector's score: smoothed squared error, relative to the amount of ink.
+    """Our detector's score: smoothed squared error, relative to the amount of ink.
 
     ``mean((G * (X - X_hat))**2) / mean(X)`` per image, where ``G *`` is a
     Gaussian blur of ``sigma`` pixels. The blur forgives a stroke drawn one
@@ -333,7 +333,7 @@ LABELS = {
     "conv_ae_relative": "Conv AE: relative error (ablation)",
     "pca_best": "PCA: smoothed relative error",
     "dense_ae_best": "Dense AE: smoothed relative error",
-    "best_ae": "Conv AE: smoothed relative error (best)",
+    "best_ae": "Conv AE: smoothed relative error (our detector)",
 }
 BEST = "best_ae"
 
