@@ -121,11 +121,8 @@ def main(argv=None) -> int:
         reference["num_epochs"] = recipe["num_epochs"] = 1
 
     def reference_run():
-        helpers.set_seed(args.seed)
-        model = helpers.ConvAutoencoder(latent_dim=reference["latent_dim"])
-        return helpers.fit(model, classic["train"], classic["valid"], num_epochs=reference["num_epochs"],
-                           lr=reference["lr"], betas=reference["betas"], weight_decay=reference["weight_decay"],
-                           stop_at_valid_mse=TARGET_MSE)
+        return helpers.train_conv_autoencoder(reference, seed=args.seed, loaders=classic, device="cpu",
+                                              stop_at_valid_mse=TARGET_MSE)[1]
 
     def course_run():
         return helpers.train_conv_autoencoder(recipe, seed=args.seed, root=args.root, device="cpu",

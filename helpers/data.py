@@ -243,19 +243,31 @@ def mnist_loaders(batch_size: int = 64, valid_size: int = 10_000, seed: int = 0,
     }
 
 
-def _download(url: str, dest: Path, md5: str) -> None:
-    """Download ``url`` to ``dest`` atomically, verifying its md5 before it lands."""
+@contextlib.contextmanager
+def atomic_file(dest: Path):
+    """A temporary path beside ``dest`` that replaces ``dest`` only if the block succeeds.
+
+    An interrupted or failed write never leaves a half-written file at ``dest``.
+    """
+    dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
-            shutil.copyfileobj(response, out)
-        _verify(Path(tmp), md5)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a dataset is an ordinary file
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; datasets and checkpoints are ordinary files
         os.replace(tmp, dest)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _download(url: str, dest: Path, md5: str) -> None:
+    """Download ``url`` to ``dest`` atomically, verifying its md5 before it lands."""
+    with atomic_file(dest) as tmp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            shutil.copyfileobj(response, out)
+        _verify(tmp, md5)
 
 
 def _ensure_optdigits(root, filename: str) -> Path:

@@ -319,12 +319,12 @@ def plot_roc_curve(errors, is_anomaly, *, name: str = "autoencoder", ax=None, xl
     else:
         fig = ax.figure
     auc = roc_auc(errors, is_anomaly)
-    RocCurveDisplay.from_predictions(np.asarray(is_anomaly).astype(int), np.asarray(errors), ax=ax,
-                                     name=f"{name} (AUC {auc:.4f})", plot_chance_level=xlim is None)
-    # scikit-learn appends its own 2-decimal AUC to the label: keep ours only.
-    for line in ax.get_lines():
-        if line.get_label().startswith(name):
-            line.set_label(f"{name} (AUC {auc:.4f})")
+    lines_before = len(ax.get_lines())
+    chance_drawn = any(line.get_label().startswith("Chance level") for line in ax.get_lines())
+    RocCurveDisplay.from_predictions(np.asarray(is_anomaly).astype(int), np.asarray(errors), ax=ax, name=name,
+                                     plot_chance_level=xlim is None and not chance_drawn)
+    # scikit-learn appends its own 2-decimal AUC to the label: give this call's curve ours instead.
+    ax.get_lines()[lines_before].set_label(f"{name} (AUC {auc:.4f})")
     ax.legend(loc="lower right", frameon=False)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", aspect="auto")
     if xlim is not None:

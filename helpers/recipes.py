@@ -48,19 +48,23 @@ LOSSES = {"mse": nn.MSELoss, "bce": nn.BCELoss}
 
 def train_conv_autoencoder(recipe: dict | None = None, *, seed: int = 0, root="data", device=None,
                            progress: bool = True, snapshot: bool = False,
-                           stop_at_valid_mse: float | None = None) -> tuple[ConvAutoencoder, pd.DataFrame]:
+                           stop_at_valid_mse: float | None = None,
+                           loaders: dict | None = None) -> tuple[ConvAutoencoder, pd.DataFrame]:
     """Train the notebook-02 conv AE with ``recipe`` (default :data:`COURSE_CONV_RECIPE`).
 
     Seeds everything with ``seed``, draws the MNIST train/validation split with
-    the same seed, and returns ``(model, history)``; ``history.attrs["train_seconds"]``
-    is the wall time of training alone.
+    the same seed (or uses ``loaders``, a dict with ``train`` and ``valid``, e.g.
+    the classic torchvision loaders of the speed benchmark), and returns
+    ``(model, history)``; ``history.attrs["train_seconds"]`` is the wall time of
+    training alone.
     Introduced in notebook 02 (``02_conv_autoencoder``).
     """
     recipe = dict(COURSE_CONV_RECIPE if recipe is None else recipe)
     if recipe["loss"] not in LOSSES:
         raise ValueError(f"recipe['loss'] must be one of {sorted(LOSSES)}, got {recipe['loss']!r}")
     set_seed(seed)
-    loaders = mnist_loaders(batch_size=recipe["batch_size"], seed=seed, root=root)
+    if loaders is None:
+        loaders = mnist_loaders(batch_size=recipe["batch_size"], seed=seed, root=root)
     model = ConvAutoencoder(latent_dim=recipe["latent_dim"]).to(get_device() if device is None else device)
     start = time.perf_counter()
     history = fit(model, loaders["train"], loaders["valid"], num_epochs=recipe["num_epochs"], lr=recipe["lr"],

@@ -16,9 +16,9 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from .exercises import ExerciseCheckError, _call_student, _ok, _require
+from .exercises import _as_float_array, _call_student, _fail, _ok, _require
 from .models import TabularAutoencoder
-from .scoring import inference, reconstruction_errors
+from .scoring import reconstruct, reconstruction_errors
 from .training import fit, set_seed
 
 __all__ = [
@@ -156,6 +156,12 @@ def hex_pixels(pixels) -> str:
     return "\n".join(" ".join(f"{v:02X}" for v in row) for row in rows)
 
 
+def _squared_differences(model, X: torch.Tensor) -> np.ndarray:
+    """``(x - model(x))**2`` per item and column, in float64."""
+    X, X_hat = reconstruct(model, X)
+    return (X_hat - X).double().pow(2).numpy()
+
+
 def label_error_share(model, X: torch.Tensor) -> np.ndarray:
     """Per item, the fraction of its squared reconstruction error that comes from the last column.
 
@@ -164,32 +170,23 @@ def label_error_share(model, X: torch.Tensor) -> np.ndarray:
     Introduced in notebook 08 (``08_uci_digits``).
     """
     X = _as_features(X)
-    with inference(model) as device:
-        squared = (model(X.to(device)) - X.to(device)).pow(2).double().cpu()
-    last, errors = squared[:, -1].numpy(), squared.sum(dim=1).numpy()
+    squared = _squared_differences(model, X)
+    last, errors = squared[:, -1], squared.sum(axis=1)
     return np.divide(last, errors, out=np.zeros_like(last), where=errors > 0)
 
 
 # ----------------------------------------------------------------------------- exercise checks
 def _as_scores(values, n: int, what: str) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        if values.requires_grad:
-            raise ExerciseCheckError(f"{what} still carry gradients (requires_grad=True).\n"
-                                     f"Hint: compute them under `with torch.no_grad():` or call .detach().")
-        values = values.detach().cpu().numpy()
-    try:
-        array = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        raise ExerciseCheckError(f"{what} should be numbers, got {type(values).__name__}.") from None
+    array = _as_float_array(values, what)
     if array.shape != (n,):
-        hint = ""
+        hint = None
         if array.ndim == 0:
-            hint = "\nHint: reduce over the columns of each row only (dim=1), not over all the rows."
+            hint = "reduce over the columns of each row only (dim=1), not over all the rows."
         elif array.ndim == 2:
-            hint = "\nHint: sum (or average) over the columns, dim=1, to get one number per row."
-        raise ExerciseCheckError(f"expected one number per item, shape ({n},), got shape {array.shape}.{hint}")
+            hint = "sum (or average) over the columns, dim=1, to get one number per row."
+        _fail(f"expected one number per item, shape ({n},), got shape {array.shape}.", hint)
     if not np.isfinite(array).all():
-        raise ExerciseCheckError(f"{what} contain NaN or infinite values.")
+        _fail(f"{what} contain NaN or infinite values.")
     return array
 
 
@@ -208,7 +205,7 @@ def check_item_errors(item_errors_fn, model, X: torch.Tensor) -> np.ndarray:
     errors = _as_scores(values, len(X), "the errors")
     _ok(f"one error per item ({len(errors)})")
     if not torch.equal(X, X_before):
-        raise ExerciseCheckError("item_errors changed X in place.\nHint: avoid in-place operations such as X -= ...")
+        _fail("item_errors changed X in place.", "avoid in-place operations such as X -= ...")
     expected = reconstruction_errors(model, X, reduction="mean")
     n_cols = X.shape[1]
     if not np.allclose(errors, expected, rtol=1e-4, atol=1e-7):
@@ -220,9 +217,8 @@ def check_item_errors(item_errors_fn, model, X: torch.Tensor) -> np.ndarray:
             hint = "no square root: the error is the (scaled) sum of squares."
         elif np.allclose(errors, reconstruction_errors(model, X, reduction="abs"), rtol=1e-4, atol=1e-7):
             hint = "that is the mean absolute difference: square the differences instead."
-        raise ExerciseCheckError(f"the errors differ from sum((x - model(x))**2) / {n_cols}: first values "
-                                 f"{np.round(errors[:3], 5).tolist()}, expected {np.round(expected[:3], 5).tolist()}."
-                                 f"\nHint: {hint}")
+        _fail(f"the errors differ from sum((x - model(x))**2) / {n_cols}: first values "
+              f"{np.round(errors[:3], 5).tolist()}, expected {np.round(expected[:3], 5).tolist()}.", hint)
     top = int(np.argmax(errors))
     _ok(f"sum of squared differences / {n_cols}; the most anomalous item is {top} (error {errors[top]:.4f})")
     return errors
@@ -252,14 +248,14 @@ def check_alternative_errors(errors_abs, errors_max, model, X: torch.Tensor) -> 
         hint = "take |x - model(x)| (torch.abs) per column, then sum or average over dim=1."
         if _ranks_like(errors_abs, reconstruction_errors(model, X, reduction="mean")):
             hint = "those are squared differences: take absolute values instead."
-        raise ExerciseCheckError(f"errors_abs is not the sum or mean of |x - model(x)| per row.\nHint: {hint}")
+        _fail("errors_abs is not the sum or mean of |x - model(x)| per row.", hint)
     _ok("errors_abs: absolute differences, summed or averaged per row")
     expected_max = reconstruction_errors(model, X, reduction="max")
     if not np.allclose(errors_max, expected_max, rtol=1e-4, atol=1e-7):
         hint = "take |x - model(x)| per column, then the largest per row: .amax(dim=1)."
         if np.allclose(errors_max, expected_max ** 2, rtol=1e-4, atol=1e-7):
             hint = "that is the largest squared difference: use the absolute difference (or take the square root)."
-        raise ExerciseCheckError(f"errors_max is not the largest |x - model(x)| of each row.\nHint: {hint}")
+        _fail("errors_max is not the largest |x - model(x)| of each row.", hint)
     _ok("errors_max: the largest absolute difference per row")
 
 
@@ -275,8 +271,7 @@ def check_pixel_errors(errors_pixels, model, X: torch.Tensor) -> np.ndarray:
     X = _as_features(X)
     errors = _as_scores(errors_pixels, len(X), "errors_pixels")
     _ok(f"one error per item ({len(errors)})")
-    with inference(model) as device:
-        squared = (model(X.to(device)) - X.to(device)).pow(2).double().cpu().numpy()
+    squared = _squared_differences(model, X)
     expected = squared[:, :-1].mean(axis=1)
     if not _ranks_like(errors, expected):
         hint = "keep the columns before the last one, X[:, :-1] and model(X)[:, :-1], square the differences, average per row."
@@ -284,8 +279,7 @@ def check_pixel_errors(errors_pixels, model, X: torch.Tensor) -> np.ndarray:
             hint = "those are the errors over all the columns: leave the last one (the label) out."
         elif _ranks_like(errors, squared[:, 1:].mean(axis=1)):
             hint = "that leaves the first column out; the label is the last one."
-        raise ExerciseCheckError(f"errors_pixels are not the squared differences over the columns before the last."
-                                 f"\nHint: {hint}")
+        _fail("errors_pixels are not the squared differences over the columns before the last.", hint)
     scale = "mean" if np.allclose(errors, expected, rtol=1e-4, atol=1e-7) else "sum"
     top = int(np.argmax(errors))
     _ok(f"squared differences over the first {X.shape[1] - 1} columns ({scale} per row); "

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import math
-import os
 import random
-import tempfile
 import time
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .data import atomic_file
 from .models import MODEL_CLASSES, Autoencoder
 
 __all__ = [
@@ -95,9 +94,14 @@ def _evaluate(model, loader, loss_fn, device, noise_std) -> tuple[float, float]:
             inputs = add_noise(X, noise_std, generator) if noise_std else X
             X_hat = model(inputs)
             loss_total += loss_fn(X_hat, X).item() * len(X)
-            mse_total += nn.functional.mse_loss(X_hat, X).item() * len(X)
+            if not _is_mse(loss_fn):
+                mse_total += nn.functional.mse_loss(X_hat, X).item() * len(X)
             count += len(X)
-    return loss_total / count, mse_total / count
+    return loss_total / count, (loss_total if _is_mse(loss_fn) else mse_total) / count
+
+
+def _is_mse(loss_fn) -> bool:
+    return isinstance(loss_fn, nn.MSELoss) and loss_fn.reduction == "mean"
 
 
 def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, lr: float,
@@ -137,6 +141,7 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
     if (snapshot or stop_at_valid_mse is not None) and valid_loader is None:
         raise ValueError("snapshot and stop_at_valid_mse need a valid_loader")
     loss_fn = nn.MSELoss() if loss_fn is None else loss_fn
+    loss_is_mse = _is_mse(loss_fn)  # then the recorded MSE is the loss itself, not computed again
     device = next(model.parameters()).device
     opt = _make_optimizer(model, optimizer, lr, weight_decay, momentum, tuple(betas))
     steps_per_epoch = len(train_loader)
@@ -176,11 +181,13 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
                 if scheduler is not None:
                     scheduler.step()
                 total += value * len(X)
-                mse_total += nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
+                if not loss_is_mse:
+                    mse_total += nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
                 count += len(X)
                 batch_loss_sum += value
                 bar.update(1)
-            row = {"epoch": epoch, "train_loss": total / count, "train_mse": mse_total / count,
+            row = {"epoch": epoch, "train_loss": total / count,
+                   "train_mse": (total if loss_is_mse else mse_total) / count,
                    "batch_loss_sum": batch_loss_sum, "valid_loss": math.nan, "valid_mse": math.nan,
                    "lr": opt.param_groups[0]["lr"]}
             if valid_loader is not None:
@@ -221,15 +228,8 @@ def save_checkpoint(model: Autoencoder, path, **metadata) -> Path:
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "metadata": metadata,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".part")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         torch.save(payload, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

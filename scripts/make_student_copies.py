@@ -34,6 +34,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from strip_outputs import strip  # noqa: E402  (the one definition of "a notebook without outputs")
 SOLUTION_TAGS = {"solution", "hide-input"}
 EXERCISE_RE = re.compile(r"^\s*#{1,6}\s*Exercise\s+(\d+(?:\.\d+)*)\s*[:.]?\s*(.*)$", re.M)
 
@@ -171,9 +173,7 @@ def student_copy(nb, number: str | None = None):
                 jupyter.pop("source_hidden", None)
                 if "jupyter" in cell.metadata and not jupyter:
                     del cell.metadata["jupyter"]
-            cell.outputs = []
-            cell.execution_count = None
-    nb.metadata.pop("widgets", None)  # saved widget state is output too
+    strip(nb)
     return nb
 
 

@@ -38,8 +38,7 @@ msc = _load("make_student_copies")
 strip_outputs = _load("strip_outputs")
 
 
-def tags(cell):
-    return list(cell.get("metadata", {}).get("tags", []))
+tags = msc.tags
 
 
 def solution_lines(source: str) -> list[str]:
