@@ -207,8 +207,8 @@ class CourseCells(SphinxTransform):
             if kinds == ["text/plain"] and _FIGURE_TEXT.match(bundle.astext().strip()):
                 LOGGER.warning(
                     "a matplotlib figure shows as text (%s), not as an image: the kernel has no image "
-                    "formatter for figures yet; run `%%matplotlib inline` in the set-up cell "
-                    "[course.figure]", bundle.astext().strip(), location=bundle, type="course",
+                    "formatter for figures yet; import helpers (it turns inline figures on) before the first "
+                    "figure [course.figure]", bundle.astext().strip(), location=bundle, type="course",
                     subtype="figure")
 
     def _streams(self) -> None:
