@@ -31,13 +31,12 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
+
+import helpers
+import one_class as oc  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import helpers  # noqa: E402
-from helpers import one_class as oc  # noqa: E402
 
 CSV_NAME = "one_class_mnist.csv"
 META_NAME = "one_class_mnist.json"
@@ -55,9 +54,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help=f"seeds (default {list(FULL_SEEDS)}, or [0] with --quick)")
     parser.add_argument("--methods", nargs="+", default=list(oc.METHODS), choices=list(oc.METHODS),
-                        help="models to train (each reports the rows listed in helpers.one_class.METHODS)")
+                        help="models to train (each reports the rows listed in one_class.METHODS)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="output folder")
-    parser.add_argument("--data", type=Path, default=ROOT / "data", help="folder holding MNIST/raw")
+    parser.add_argument("--data", type=Path, default=helpers.data_dir(), help="folder holding MNIST/raw")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes running the (digit, seed, method) runs in parallel (default 2)")
     parser.add_argument("--threads", type=int, default=1,

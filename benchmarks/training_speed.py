@@ -26,6 +26,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -35,15 +36,15 @@ from torchvision import datasets
 from torchvision.transforms import ToTensor
 
 import helpers
+from helpers.data import split_indices
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_MSE = 0.0075
-REFERENCE_SECONDS = 4 * 60 + 17  # the reference's 20 epochs, on its machine
+TARGET_MSE = helpers.REFERENCE_VALID_MSE
 
 
 def classic_loaders(root, batch_size: int, seed: int):
     """The reference's loaders: one PIL image -> ToTensor per item, on the same split as helpers."""
-    train_idx, valid_idx = helpers.mnist_split(seed)
+    train_idx, valid_idx = split_indices(seed)  # the split of helpers.mnist_splits
     full = datasets.MNIST(root=str(root), train=True, download=False, transform=ToTensor())
     generator = torch.Generator().manual_seed(seed)
     return {
@@ -93,7 +94,7 @@ def time_to_quality(name: str, train: callable) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(ROOT / "data"))
+    parser.add_argument("--root", default=str(helpers.data_dir()))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--quick", action="store_true",
@@ -115,22 +116,25 @@ def main(argv=None) -> int:
     step_course = training_images_per_second(course["train"], train_sample, args.seed)
     print(f"   classic {step_classic:,.0f} images/s, helpers {step_course:,.0f} images/s", flush=True)
 
-    reference = dict(helpers.REFERENCE_CONV_RECIPE)
-    recipe = dict(helpers.COURSE_CONV_RECIPE)
+    reference, recipe = helpers.REFERENCE_CONV_RECIPE, helpers.COURSE_CONV_RECIPE
     if args.quick:
-        reference["num_epochs"] = recipe["num_epochs"] = 1
+        reference, recipe = replace(reference, num_epochs=1), replace(recipe, num_epochs=1)
+
+    def reached_quality(model, row) -> bool:  # fit's per-epoch hook: stop at the target
+        return row["valid_mse"] <= TARGET_MSE
 
     def reference_run():
         return helpers.train_conv_autoencoder(reference, seed=args.seed, loaders=classic, device="cpu",
-                                              stop_at_valid_mse=TARGET_MSE)[1]
+                                              callback=reached_quality)[1]
 
     def course_run():
-        return helpers.train_conv_autoencoder(recipe, seed=args.seed, root=args.root, device="cpu",
-                                              stop_at_valid_mse=TARGET_MSE)[1]
+        fresh = helpers.mnist_loaders(batch_size=recipe.batch_size, seed=args.seed, root=args.root)
+        return helpers.train_conv_autoencoder(recipe, seed=args.seed, loaders=fresh, device="cpu",
+                                              callback=reached_quality)[1]
 
     runs = [time_to_quality("reference (classic loader, batch 64, Adam 1e-3, <= 20 epochs)", reference_run),
-            time_to_quality(f"course (in-memory loader, batch {recipe['batch_size']}, one-cycle to lr "
-                            f"{recipe['lr']}, <= {recipe['num_epochs']} epochs)", course_run)]
+            time_to_quality(f"course (in-memory loader, batch {recipe.batch_size}, one-cycle to lr "
+                            f"{recipe.lr}, <= {recipe.num_epochs} epochs)", course_run)]
 
     rows = [
         {"measure": "data loading (images/s)", "classic": load_classic, "helpers": load_course,
@@ -145,7 +149,7 @@ def main(argv=None) -> int:
     pd.set_option("display.width", 120)
     print("\n" + table.to_string(float_format=lambda v: f"{v:,.2f}"))
     print("\n" + quality.to_string(float_format=lambda v: f"{v:.5f}" if v < 1 else f"{v:.1f}"))
-    print(f"\nreference notebook: {REFERENCE_SECONDS} s for 20 epochs on its own machine")
+    print(f"\nreference notebook: {helpers.REFERENCE_SECONDS} s for 20 epochs on its own machine")
     for run in runs:
         if not run["reached"]:
             print(f"NOTE: {run['recipe']} stopped at validation MSE {run['valid_mse']:.5f} without reaching "

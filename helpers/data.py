@@ -10,11 +10,9 @@ import argparse
 import contextlib
 import functools
 import hashlib
-import os
 import shutil
 import socket
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,14 +22,15 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 
+from ._utils import atomic_file
+from .environment import data_dir
+
 __all__ = [
     "DataError",
     "DatasetNotFoundError",
     "ChecksumError",
-    "MNIST_FILES",
-    "OPTDIGITS_FILES",
     "load_mnist",
-    "mnist_split",
+    "mnist_splits",
     "mnist_loaders",
     "tensor_loader",
     "load_optdigits",
@@ -158,13 +157,19 @@ def _mnist_uint8(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return ds.data, ds.targets
 
 
-def load_mnist(train: bool = True, root="data") -> tuple[torch.Tensor, torch.Tensor]:
+def _root(root) -> Path:
+    return data_dir() if root is None else Path(root)
+
+
+def load_mnist(train: bool = True, root=None) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST as tensors: images ``X`` float32 ``(N, 1, 28, 28)`` in [0, 1], labels ``y`` int64.
 
-    The raw files are read once per process; each call returns fresh tensors.
+    ``root`` holds ``MNIST/raw`` (default: :func:`helpers.data_dir`); missing files
+    are downloaded there. The raw files are read once per process; each call
+    returns fresh tensors.
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
-    images, labels = _mnist_uint8(str(Path(root).resolve()), bool(train))
+    images, labels = _mnist_uint8(str(_root(root).resolve()), bool(train))
     X = images.unsqueeze(1).to(torch.float32).div_(255.0)
     return X, labels.clone()
 
@@ -206,60 +211,46 @@ def _keep_digits(X, y, digits):
     return X[mask], y[mask]
 
 
-def mnist_split(seed: int = 0, valid_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices ``(train_idx, valid_idx)`` of the fixed, seeded split of the 60,000 training images.
-
-    Introduced in notebook 01 (``01_dense_autoencoder``).
-    """
+def split_indices(seed: int = 0, valid_size: int = 10_000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices ``(train, valid)`` into the 60,000 training images: the split of :func:`mnist_splits`."""
     if not 0 < valid_size < 60_000:
         raise ValueError(f"valid_size must be between 1 and 59,999, got {valid_size}")
     order = torch.randperm(60_000, generator=torch.Generator().manual_seed(seed))
     return order[valid_size:], order[:valid_size]
 
 
-def mnist_loaders(batch_size: int = 64, valid_size: int = 10_000, seed: int = 0, digits=None,
-                  root="data", eval_batch_size: int = 1000) -> dict[str, DataLoader]:
-    """Train, validation and test loaders for MNIST, drawn from in-memory tensors.
+def mnist_splits(seed: int = 0, digits=None, *, valid_size: int = 10_000, root=None) -> dict[str, tuple]:
+    """MNIST as ``{"train": (X, y), "valid": (X, y), "test": (X, y)}`` tensors.
 
     ``valid`` is a fixed split of the 60,000 training images chosen by ``seed``
-    (the same seed gives the same split and the same shuffling order); ``test`` is
-    the official 10,000-image test set. ``digits=(0,)`` keeps only those classes in
-    all three splits. Each loader yields ``(images, labels)`` with images float32
-    ``(B, 1, 28, 28)`` in [0, 1].
+    (the same seed, the same split); ``test`` is the official 10,000-image test
+    set. ``digits=(0,)`` keeps only those classes in all three. Images are float32
+    ``(N, 1, 28, 28)`` in [0, 1], labels int64.
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
-    train_idx, valid_idx = mnist_split(seed, valid_size)
+    train_idx, valid_idx = split_indices(seed, valid_size)
     X, y = load_mnist(train=True, root=root)
-    X_test, y_test = load_mnist(train=False, root=root)
-    splits = {
+    return {
         "train": _keep_digits(X[train_idx], y[train_idx], digits),
         "valid": _keep_digits(X[valid_idx], y[valid_idx], digits),
-        "test": _keep_digits(X_test, y_test, digits),
+        "test": _keep_digits(*load_mnist(train=False, root=root), digits),
     }
+
+
+def mnist_loaders(batch_size: int = 64, seed: int = 0, digits=None, *, valid_size: int = 10_000, root=None,
+                  eval_batch_size: int = 1000) -> dict[str, DataLoader]:
+    """Train, validation and test loaders over :func:`mnist_splits` (the same arguments).
+
+    The training loader shuffles with ``seed`` (the same seed, the same order);
+    each loader yields ``(X, y)`` with ``X`` float32 ``(B, 1, 28, 28)`` in [0, 1].
+    Introduced in notebook 01 (``01_dense_autoencoder``).
+    """
+    splits = mnist_splits(seed, digits, valid_size=valid_size, root=root)
     return {
         "train": tensor_loader(*splits["train"], batch_size=batch_size, shuffle=True, seed=seed),
         "valid": tensor_loader(*splits["valid"], batch_size=eval_batch_size),
         "test": tensor_loader(*splits["test"], batch_size=eval_batch_size),
     }
-
-
-@contextlib.contextmanager
-def atomic_file(dest: Path):
-    """A temporary path beside ``dest`` that replaces ``dest`` only if the block succeeds.
-
-    An interrupted or failed write never leaves a half-written file at ``dest``.
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; datasets and checkpoints are ordinary files
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _download(url: str, dest: Path, md5: str) -> None:
@@ -287,16 +278,17 @@ def _ensure_optdigits(root, filename: str) -> Path:
     return path
 
 
-def load_optdigits(split: str = "train", root="data") -> tuple[np.ndarray, np.ndarray]:
+def load_optdigits(split: str = "train", root=None) -> tuple[np.ndarray, np.ndarray]:
     """The UCI optical digits: pixel counts ``X`` int64 ``(N, 64)`` in 0..16 and labels ``y``.
 
     ``split="train"`` reads ``optdigits.tra`` (3,823 rows), ``"test"`` reads
-    ``optdigits.tes`` (1,797 rows), downloading from the UCI archive when absent.
+    ``optdigits.tes`` (1,797 rows), from ``root/optdigits`` (default:
+    :func:`helpers.data_dir`), downloading from the UCI archive when absent.
     Introduced in notebook 08 (``08_uci_digits``).
     """
     if split not in OPTDIGITS_SPLITS:
         raise ValueError(f"split must be one of {sorted(OPTDIGITS_SPLITS)}, got {split!r}")
-    path = _ensure_optdigits(root, OPTDIGITS_SPLITS[split])
+    path = _ensure_optdigits(_root(root), OPTDIGITS_SPLITS[split])
     table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
     if table.shape[1] != 65:
         raise ValueError(f"{path}: expected 65 comma-separated columns (64 pixels, then the label), "
@@ -330,13 +322,13 @@ def optdigits_features(X: np.ndarray, y: np.ndarray | None = None) -> torch.Tens
     return torch.from_numpy(np.hstack(columns).astype(np.float32))
 
 
-def place_datasets(source, root="data") -> list[Path]:
+def place_datasets(source, root=None) -> list[Path]:
     """Copy the raw dataset files from ``source`` (laid out like ``../shared/data``) into ``root``.
 
     Files already in place with the right md5 are left alone; a source file with a
     wrong md5 is an error. Returns the files copied.
     """
-    source, root = Path(source), Path(root)
+    source, root = Path(source), _root(root)
     wanted = [(Path("MNIST/raw") / n, md5) for n, md5 in MNIST_FILES.items()]
     wanted += [(Path("optdigits") / n, md5) for n, md5 in OPTDIGITS_FILES.items()]
     copied = []
@@ -347,14 +339,14 @@ def place_datasets(source, root="data") -> list[Path]:
         if not src.exists():
             continue
         _verify(src, md5)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dest)
+        with atomic_file(dest) as tmp:  # an interrupted copy never leaves a truncated file behind
+            shutil.copyfile(src, tmp)
         copied.append(dest)
     return copied
 
 
-def prepare_datasets(root="data", source=None) -> None:
-    """Place (from ``source``) or download every raw file, verify it, and extract MNIST."""
+def prepare_datasets(root=None, source=None) -> None:
+    """Place (from ``source``) or download every raw file into ``root``, verify it, and extract MNIST."""
     if source is not None and Path(source).is_dir():
         for path in place_datasets(source, root):
             print(f"placed {path}")
@@ -370,7 +362,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m helpers.data",
         description="Put the course datasets into ROOT: copied from SOURCE when it exists, else downloaded.")
-    parser.add_argument("--root", default="data", help="where the datasets go (default: data)")
+    parser.add_argument("--root", default=None, help="where the datasets go (default: helpers.data_dir())")
     parser.add_argument("--source", default=None, help="a folder laid out like ../shared/data to copy from")
     args = parser.parse_args(argv)
     try:

@@ -18,12 +18,18 @@ yet", never as a wrong answer.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
+
+from ._utils import MNIST_SHAPE, as_features
+from ._utils import shape_text as _shape
+from .scoring import reconstruction_errors
+from .tabular import _squared_differences
 
 __all__ = [
     "ExerciseCheckError",
@@ -32,10 +38,17 @@ __all__ = [
     "check_anomaly_scores",
     "check_latent_codes",
     "check_threshold",
+    "check_roc_auc",
+    "check_precision_at_prevalence",
+    "check_knn_accuracy",
+    "check_latent_path",
+    "check_add_noise",
+    "check_psnr",
+    "check_denoising_step",
+    "check_item_errors",
+    "check_alternative_errors",
+    "check_pixel_errors",
 ]
-
-MNIST_SHAPE = (1, 28, 28)
-
 
 class ExerciseCheckError(AssertionError):
     """An exercise's answer does not do what the exercise asks; the message says why.
@@ -73,8 +86,14 @@ def _call_student(call: str, fn, *args):
         raise ExerciseCheckError(f"{call} raised {type(error).__name__}: {error}") from error
 
 
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
+def _keeps_random_state(check):
+    """Run ``check`` on a copy of torch's random state: a check that seeds torch for its toy model
+    must not change the random numbers of the student's later cells."""
+    @functools.wraps(check)
+    def wrapper(*args, **kwargs):
+        with torch.random.fork_rng(devices=[]):
+            return check(*args, **kwargs)
+    return wrapper
 
 
 def _toy_images(n: int = 16, shape=MNIST_SHAPE, seed: int = 0) -> torch.Tensor:
@@ -171,6 +190,7 @@ def _tiny_model(input_shape) -> nn.Module:
     )
 
 
+@_keeps_random_state
 def check_training_step(step_fn: Callable, model: nn.Module | None = None, X: torch.Tensor | None = None,
                         optimizer: torch.optim.Optimizer | None = None, steps: int = 30,
                         input_shape=MNIST_SHAPE, seed: int = 0) -> None:
@@ -454,9 +474,6 @@ def check_precision_at_prevalence(precision_fn: Callable) -> None:
         f"precision {0.95 * 0.01 / (0.95 * 0.01 + 0.05 * 0.99):.3f}")
 
 
-__all__ += ["check_roc_auc", "check_precision_at_prevalence"]
-
-
 # ----------------------------------------------------------------------------- k-nearest neighbours (notebook 05)
 def _toy_blobs(n_per_class: int, seed: int, spread: float = 1.0):
     """Three Gaussian blobs in 3-D, labels 0..2."""
@@ -641,6 +658,7 @@ class _Recorder(nn.Module):
         return self.model(x)
 
 
+@_keeps_random_state
 def check_denoising_step(step_fn: Callable, noise_std: float = 0.3, seed: int = 0) -> None:
     """Check ``step_fn(model, X, optimizer, noise_std) -> loss``: one denoising training step.
 
@@ -684,4 +702,114 @@ def check_denoising_step(step_fn: Callable, noise_std: float = 0.3, seed: int = 
     check_training_step(lambda m, batch, opt: step_fn(m, batch, opt, noise_std))
 
 
-__all__ += ["check_knn_accuracy", "check_latent_path", "check_add_noise", "check_psnr", "check_denoising_step"]
+
+# ----------------------------------------------------------------------------- tabular rows (notebook 08)
+def _one_per_item(values, n: int, what: str) -> np.ndarray:
+    array = _as_float_array(values, what)
+    if array.shape != (n,):
+        hint = None
+        if array.ndim == 0:
+            hint = "reduce over the columns of each row only (dim=1), not over all the rows."
+        elif array.ndim == 2:
+            hint = "sum (or average) over the columns, dim=1, to get one number per row."
+        _fail(f"expected one number per item, shape ({n},), got shape {array.shape}.", hint)
+    if not np.isfinite(array).all():
+        _fail(f"{what} contain NaN or infinite values.")
+    return array
+
+
+def check_item_errors(item_errors_fn, model, X: torch.Tensor) -> np.ndarray:
+    """Check ``item_errors_fn(model, X)``: per row, the sum of squared differences / number of columns.
+
+    Compares with :func:`helpers.reconstruction_errors` on the same model and
+    rows, and names the usual slips (no division, a square root, a mean over
+    the whole batch). Prints the most anomalous row it finds. Returns the errors.
+    Introduced in notebook 08 (``08_uci_digits``).
+    """
+    _require(item_errors_fn, "item_errors")
+    X = as_features(X)
+    X_before = X.clone()
+    values = _call_student(f"item_errors(model, X) on X of shape {tuple(X.shape)}", item_errors_fn, model, X)
+    errors = _one_per_item(values, len(X), "the errors")
+    _ok(f"one error per item ({len(errors)})")
+    if not torch.equal(X, X_before):
+        _fail("item_errors changed X in place.", "avoid in-place operations such as X -= ...")
+    expected = reconstruction_errors(model, X, reduction="mse")
+    n_cols = X.shape[1]
+    if not np.allclose(errors, expected, rtol=1e-4, atol=1e-7):
+        hint = "sum the squared differences (x - model(x))**2 over the columns of each row, then divide."
+        if np.allclose(errors, expected * n_cols, rtol=1e-4, atol=1e-7):
+            hint = f"that is the sum of squared differences: divide it by the number of columns ({n_cols})."
+        elif np.allclose(errors, np.sqrt(expected), rtol=1e-4, atol=1e-7) or \
+                np.allclose(errors, np.sqrt(expected * n_cols), rtol=1e-4, atol=1e-7):
+            hint = "no square root: the error is the (scaled) sum of squares."
+        elif np.allclose(errors, reconstruction_errors(model, X, reduction="abs"), rtol=1e-4, atol=1e-7):
+            hint = "that is the mean absolute difference: square the differences instead."
+        _fail(f"the errors differ from sum((x - model(x))**2) / {n_cols}: first values "
+              f"{np.round(errors[:3], 5).tolist()}, expected {np.round(expected[:3], 5).tolist()}.", hint)
+    top = int(np.argmax(errors))
+    _ok(f"sum of squared differences / {n_cols}; the most anomalous item is {top} (error {errors[top]:.4f})")
+    return errors
+
+
+def _ranks_like(values: np.ndarray, expected: np.ndarray) -> bool:
+    """True when ``values`` is a positive multiple of ``expected`` (same scores up to a scale)."""
+    scale = values.sum() / expected.sum() if expected.sum() > 0 else np.nan
+    return bool(np.isfinite(scale) and scale > 0 and np.allclose(values, scale * expected, rtol=1e-4, atol=1e-7))
+
+
+def check_alternative_errors(errors_abs, errors_max, model, X: torch.Tensor) -> None:
+    """Check the absolute-difference (sum or mean) and maximum-absolute-difference errors per row.
+
+    Either the sum or the mean of ``|x - model(x)|`` over the columns is
+    accepted for ``errors_abs`` (they rank the items the same way); ``errors_max``
+    must be the largest ``|x - model(x)|`` of each row.
+    Introduced in notebook 08 (``08_uci_digits``).
+    """
+    _require(errors_abs, "errors_abs")
+    _require(errors_max, "errors_max")
+    X = as_features(X)
+    errors_abs = _one_per_item(errors_abs, len(X), "errors_abs")
+    errors_max = _one_per_item(errors_max, len(X), "errors_max")
+    expected_abs = reconstruction_errors(model, X, reduction="abs")
+    if not _ranks_like(errors_abs, expected_abs):
+        hint = "take |x - model(x)| (torch.abs) per column, then sum or average over dim=1."
+        if _ranks_like(errors_abs, reconstruction_errors(model, X, reduction="mse")):
+            hint = "those are squared differences: take absolute values instead."
+        _fail("errors_abs is not the sum or mean of |x - model(x)| per row.", hint)
+    _ok("errors_abs: absolute differences, summed or averaged per row")
+    expected_max = reconstruction_errors(model, X, reduction="max")
+    if not np.allclose(errors_max, expected_max, rtol=1e-4, atol=1e-7):
+        hint = "take |x - model(x)| per column, then the largest per row: .amax(dim=1)."
+        if np.allclose(errors_max, expected_max ** 2, rtol=1e-4, atol=1e-7):
+            hint = "that is the largest squared difference: use the absolute difference (or take the square root)."
+        _fail("errors_max is not the largest |x - model(x)| of each row.", hint)
+    _ok("errors_max: the largest absolute difference per row")
+
+
+def check_pixel_errors(errors_pixels, model, X: torch.Tensor) -> np.ndarray:
+    """Check per-row errors that leave the last column (the label) out: squared differences over the others.
+
+    Either the mean (the reference's scale, / 64 for the digits) or the sum over
+    the columns before the last is accepted: they rank the items the same way.
+    Returns the errors.
+    Introduced in notebook 08 (``08_uci_digits``).
+    """
+    _require(errors_pixels, "errors_pixels")
+    X = as_features(X)
+    errors = _one_per_item(errors_pixels, len(X), "errors_pixels")
+    _ok(f"one error per item ({len(errors)})")
+    squared = _squared_differences(model, X)
+    expected = squared[:, :-1].mean(axis=1)
+    if not _ranks_like(errors, expected):
+        hint = "keep the columns before the last one, X[:, :-1] and model(X)[:, :-1], square the differences, average per row."
+        if _ranks_like(errors, squared.mean(axis=1)):
+            hint = "those are the errors over all the columns: leave the last one (the label) out."
+        elif _ranks_like(errors, squared[:, 1:].mean(axis=1)):
+            hint = "that leaves the first column out; the label is the last one."
+        _fail("errors_pixels are not the squared differences over the columns before the last.", hint)
+    scale = "mean" if np.allclose(errors, expected, rtol=1e-4, atol=1e-7) else "sum"
+    top = int(np.argmax(errors))
+    _ok(f"squared differences over the first {X.shape[1] - 1} columns ({scale} per row); "
+        f"the most anomalous item is {top}")
+    return errors

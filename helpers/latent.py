@@ -4,21 +4,26 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .scoring import inference, iter_batches
+from ._utils import batches
+from .scoring import inference
 
 __all__ = ["encode_dataset", "interpolate_latent", "crossfade", "decode_latent_grid"]
 
 
-def encode_dataset(model, data, batch_size: int = 1000) -> np.ndarray:
-    """The latent codes of every input in ``data`` (a tensor or a loader), as a numpy array.
+def _code(model, X: torch.Tensor) -> torch.Tensor:
+    """The code of ``X``; a variational encoder returns (mean, log variance), and its code is the mean."""
+    Z = model.encode(X)
+    return Z[0] if isinstance(Z, tuple) else Z
+
+
+def encode_dataset(model, X, batch_size: int = 1000) -> np.ndarray:
+    """The latent codes ``Z`` of every input in ``X`` (a tensor or a loader), as a numpy array.
 
     Introduced in notebook 04 (``04_latent_2d``).
     """
-    codes = []
     with inference(model) as device:
-        for X in iter_batches(data, batch_size):
-            codes.append(model.encode(X.to(device)).cpu())
-    return torch.cat(codes).flatten(start_dim=1).numpy()
+        Z = torch.cat([_code(model, batch.to(device)).cpu() for batch in batches(X, batch_size)])
+    return Z.flatten(start_dim=1).numpy()
 
 
 def _alphas(steps: int) -> torch.Tensor:
@@ -48,8 +53,8 @@ def interpolate_latent(model, x0: torch.Tensor, x1: torch.Tensor, steps: int = 1
     """
     alphas = _alphas(steps)
     with inference(model) as device:
-        z0 = model.encode(_one_example(model, x0, "x0").to(device))
-        z1 = model.encode(_one_example(model, x1, "x1").to(device))
+        z0 = _code(model, _one_example(model, x0, "x0").to(device))
+        z1 = _code(model, _one_example(model, x1, "x1").to(device))
         shape = (steps,) + (1,) * (z0.dim() - 1)
         weights = alphas.to(device).view(shape)
         return model.decode((1 - weights) * z0 + weights * z1).cpu()

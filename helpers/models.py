@@ -1,14 +1,16 @@
-"""The autoencoders of the course, one class per architecture in COURSE_SPEC.
+"""The autoencoders of the course, one class per architecture.
 
 Every model has ``encode(x)``, ``decode(z)`` and ``forward(x)`` (the
-reconstruction), checks the shape of what it is given before any layer sees it,
-and remembers its constructor arguments in ``config`` so a checkpoint can
-rebuild it.
+reconstruction), checks the shape, dtype and values of what it is given before
+any layer sees it, and remembers its constructor arguments in ``config`` so a
+checkpoint can rebuild it.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from ._utils import MNIST_SHAPE, check_values, shape_text
 
 __all__ = [
     "Autoencoder",
@@ -18,27 +20,23 @@ __all__ = [
     "ConvDenoisingAutoencoder",
     "WideAutoencoder",
     "TabularAutoencoder",
-    "MODEL_CLASSES",
     "count_parameters",
 ]
-
-MNIST_SHAPE = (1, 28, 28)
-
-
-def _describe(shape) -> str:
-    return "(N, " + ", ".join(str(s) for s in shape) + ")"
 
 
 class Autoencoder(nn.Module):
     """Base class: shape checks on the way in, ``config`` for checkpoints.
 
     Subclasses set ``input_shape`` and ``latent_shape`` (per example, without the
-    batch dimension) and build ``self.encoder`` and ``self.decoder``.
+    batch dimension) and build ``self.encoder`` and ``self.decoder``. Inputs
+    must be finite and lie in ``input_range`` (pixels in [0, 1]; ``None`` for
+    any value).
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
 
     input_shape: tuple[int, ...] = MNIST_SHAPE
     latent_shape: tuple[int, ...] = ()
+    input_range: tuple[float, float] | None = (0.0, 1.0)
 
     def __init__(self, **config):
         super().__init__()
@@ -55,12 +53,16 @@ class Autoencoder(nn.Module):
             hint = ""
             if tuple(x.shape) == tuple(expected):
                 hint = " It looks like a single example: add the batch dimension with x.unsqueeze(0)."
-            raise ValueError(f"{name}.{what} expects a batch of shape {_describe(expected)}, "
+            raise ValueError(f"{name}.{what} expects a batch of shape {shape_text(expected, batch=True)}, "
                              f"got {tuple(x.shape)}.{hint}")
+
+    def _check_inputs(self, x) -> None:
+        self._check(x, self.input_shape, "encode")
+        check_values(x, self.input_range, f"the input of {type(self).__name__}")
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Map a batch of inputs to their latent codes."""
-        self._check(x, self.input_shape, "encode")
+        self._check_inputs(x)
         return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -71,6 +73,16 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction of ``x``: ``decode(encode(x))``."""
         return self.decode(self.encode(x))
+
+    def training_loss(self, X_in: torch.Tensor, X: torch.Tensor, loss_fn) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss :func:`helpers.fit` minimises on a batch, and the reconstruction: ``loss_fn(self(X_in), X)``.
+
+        ``X_in`` is what the model sees (``X`` itself, or a noisy copy for a
+        denoising AE) and ``X`` the target. A model trained on another objective
+        (the variational autoencoder) overrides this.
+        """
+        X_hat = self(X_in)
+        return loss_fn(X_hat, X), X_hat
 
 
 class DenseAutoencoder(Autoencoder):
@@ -231,7 +243,7 @@ class TabularAutoencoder(Autoencoder):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """65 -> 32 -> 8, tanh after each layer (codes lie in [-1, 1])."""
-        self._check(x, self.input_shape, "encode")
+        self._check_inputs(x)
         return torch.tanh(self.fc2(self.drop1(torch.tanh(self.fc1(x)))))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:

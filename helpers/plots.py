@@ -1,8 +1,9 @@
 """Plots of the course. Every function returns its matplotlib ``Figure``.
 
 Figures are built with ``matplotlib.figure.Figure`` rather than pyplot, so a
-notebook shows each one exactly once: as the value of the cell that returns it.
-Images are checked before plotting: grayscale, values in [0, 1].
+notebook shows each one exactly once: as the value of the cell that returns it
+(the notebooks' setup cell runs ``%matplotlib inline``, which shows a returned
+Figure as an image). Images are checked before plotting: grayscale, values in [0, 1].
 """
 from __future__ import annotations
 
@@ -30,23 +31,6 @@ __all__ = [
 ]
 
 IMAGE_SHAPES = "(H, W), (1, H, W), (N, H, W) or (N, 1, H, W)"
-
-
-def _enable_inline_figures() -> None:
-    """In a Jupyter kernel, show returned Figures as images (not as ``<Figure size ...>``).
-
-    pyplot would register the formatter on import; these figures never touch pyplot.
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
-    if shell is not None and getattr(shell, "kernel", None) is not None:
-        shell.run_line_magic("matplotlib", "inline")
-
-
-_enable_inline_figures()
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -130,46 +114,46 @@ def plot_reconstructions(X, X_hat, labels=None, *, n: int = 8, title: str | None
                            suptitle=title)
 
 
-def _typical_rows(losses: pd.Series, n: int, bins) -> pd.Index:
-    """Indices of the ``n`` examples closest to the peak of the loss histogram."""
-    counts, edges = np.histogram(losses, bins=bins)
+def _typical_rows(scores: pd.Series, n: int, bins) -> pd.Index:
+    """Indices of the ``n`` examples closest to the peak of the score histogram."""
+    counts, edges = np.histogram(scores, bins=bins)
     peak = np.argmax(counts)
     centre = 0.5 * (edges[peak] + edges[peak + 1])
-    return (losses - centre).abs().nsmallest(n).index
+    return (scores - centre).abs().nsmallest(n).index
 
 
 def anomaly_detection_display(df: pd.DataFrame, *, n: int = 10, bins: int = 60) -> Figure:
-    """The loss histogram, the ``n`` highest-loss examples and ``n`` typical ones.
+    """The score histogram, the ``n`` highest-scoring examples and ``n`` typical ones.
 
-    ``df`` has one row per example with columns ``loss``, ``image`` and
+    ``df`` has one row per example with columns ``score``, ``image`` and
     ``reconstructed`` (and optionally ``label``), as built by
-    :func:`helpers.reconstruction_dataframe`. Top: histogram of the losses with the
-    shown examples marked. Middle: the highest-loss inputs over their
+    :func:`helpers.reconstruction_dataframe`. Top: histogram of the scores with the
+    shown examples marked. Middle: the highest-scoring inputs over their
     reconstructions. Bottom: examples from the peak of the distribution.
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
-    missing = {"loss", "image", "reconstructed"} - set(df.columns)
+    missing = {"score", "image", "reconstructed"} - set(df.columns)
     if missing:
-        raise ValueError(f"df needs the columns loss, image and reconstructed; missing {sorted(missing)}")
+        raise ValueError(f"df needs the columns score, image and reconstructed; missing {sorted(missing)}")
     if len(df) < n:
         raise ValueError(f"df has {len(df)} rows, fewer than n={n}")
-    worst = df["loss"].nlargest(n).index
-    typical = _typical_rows(df["loss"], n, bins)
+    worst = df["score"].nlargest(n).index
+    typical = _typical_rows(df["score"], n, bins)
     fig = Figure(figsize=(1.15 * n, 8.2), layout="constrained")
     top, high, low = fig.subfigures(3, 1, height_ratios=[1.3, 1, 1])
     ax = top.subplots()
-    ax.hist(df["loss"], bins=bins, color="0.6")
-    ax.plot(df.loc[worst, "loss"], np.zeros(n), "v", color="tab:red", label=f"{n} highest losses")
-    ax.plot(df.loc[typical, "loss"], np.zeros(n), "^", color="tab:blue", label=f"{n} typical examples")
-    ax.set(xlabel="reconstruction loss (per-example MSE)", ylabel="examples")
+    ax.hist(df["score"], bins=bins, color="0.6")
+    ax.plot(df.loc[worst, "score"], np.zeros(n), "v", color="tab:red", label=f"{n} highest scores")
+    ax.plot(df.loc[typical, "score"], np.zeros(n), "^", color="tab:blue", label=f"{n} typical examples")
+    ax.set(xlabel="score (per-example reconstruction MSE)", ylabel="examples")
     ax.legend(frameon=False)
-    for sub, rows, name in ((high, worst, "Highest loss: atypical"), (low, typical, "Typical: from the peak")):
+    for sub, rows, name in ((high, worst, "Highest score: atypical"), (low, typical, "Typical: from the peak")):
         axes = _grid(sub, 2, n)
         for c, i in enumerate(rows):
             axes[0, c].imshow(as_images(df.at[i, "image"])[0], cmap="gray", vmin=0, vmax=1)
             axes[1, c].imshow(as_images(df.at[i, "reconstructed"])[0], cmap="gray", vmin=0, vmax=1)
             label = f"{int(df.at[i, 'label'])}: " if "label" in df.columns else ""
-            axes[0, c].set_title(f"{label}{df.at[i, 'loss']:.4f}", fontsize=8)
+            axes[0, c].set_title(f"{label}{df.at[i, 'score']:.4f}", fontsize=8)
         axes[0, 0].set_ylabel("input", fontsize=9)
         axes[1, 0].set_ylabel("recon.", fontsize=9)
         sub.suptitle(name, fontsize=11)
@@ -218,20 +202,22 @@ def plot_loss_curves(history: pd.DataFrame, *, reference: float | None = None, l
     return fig
 
 
-def plot_snapshots(history: pd.DataFrame, *, every: int = 4, n: int = 9) -> Figure:
-    """Reconstructions of the first validation batch every ``every`` epochs.
+def plot_snapshots(X, snapshots: dict, *, every: int = 4, labels=None, n: int = 9) -> Figure:
+    """Reconstructions of the same inputs as training goes on: every ``every`` epochs, and the last.
 
-    Needs a history from ``fit(..., snapshot=True)``. The top row shows the
-    inputs (with labels), each further row the reconstructions after an epoch.
+    ``snapshots`` maps an epoch to the reconstructions of ``X`` after it (kept
+    by a :func:`helpers.fit` callback). The top row shows the first ``n``
+    inputs (with ``labels``), each further row the reconstructions after an epoch.
     Introduced in notebook 02 (``02_conv_autoencoder``).
     """
-    if "snapshot" not in history or "snapshot_inputs" not in history.attrs:
-        raise ValueError("history has no snapshots: train with fit(..., snapshot=True)")
-    epochs = [e for e in history["epoch"] if e % every == 0] or [int(history["epoch"].iloc[-1])]
-    inputs = history.attrs["snapshot_inputs"][:n]
-    labels = history.attrs.get("snapshot_labels")
-    titles = None if labels is None else [f"label {int(v)}" for v in labels[:n]]
-    rows = [inputs] + [history.loc[history["epoch"] == e, "snapshot"].iloc[0][:n] for e in epochs]
+    if not snapshots:
+        raise ValueError("snapshots is empty: keep the reconstructions after each epoch in a dict {epoch: X_hat}")
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    last = max(snapshots)
+    epochs = sorted({e for e in snapshots if e % every == 0} | {last})
+    titles = None if labels is None else [f"label {int(v)}" for v in _to_numpy(labels)[:n]]
+    rows = [_to_numpy(X)[:n]] + [_to_numpy(snapshots[e])[:n] for e in epochs]
     return plot_image_rows(rows, ["input"] + [f"epoch {e}" for e in epochs], titles)
 
 
@@ -288,21 +274,21 @@ def plot_histograms(groups: dict, *, bins: int = 60, log_x: bool = True, marks: 
     return fig
 
 
-def plot_score_histograms(errors, is_anomaly, *, threshold: float | None = None, bins: int = 80,
+def plot_score_histograms(scores, is_anomaly, *, threshold: float | None = None, bins: int = 80,
                           log_x: bool = True) -> Figure:
     """Histograms of the scores of normal and anomalous examples, on one axis.
 
-    Introduced in notebook 03 (``03_one_class_auc``).
+    Introduced in notebook 02 (``02_conv_autoencoder``).
     """
-    errors, labels = np.asarray(errors, dtype=float), np.asarray(is_anomaly).astype(bool)
-    if errors.shape != labels.shape:
-        raise ValueError(f"expected one label per score, got {labels.shape} labels for {errors.shape} scores")
-    return plot_histograms({"normal": errors[~labels], "anomaly": errors[labels]}, bins=bins, log_x=log_x,
+    scores, labels = np.asarray(scores, dtype=float), np.asarray(is_anomaly).astype(bool)
+    if scores.shape != labels.shape:
+        raise ValueError(f"expected one label per score, got {labels.shape} labels for {scores.shape} scores")
+    return plot_histograms({"normal": scores[~labels], "anomaly": scores[labels]}, bins=bins, log_x=log_x,
                            marks=None if threshold is None else {"threshold": threshold},
                            xlabel="anomaly score (reconstruction error)")
 
 
-def plot_roc_curve(errors, is_anomaly, *, name: str = "autoencoder", ax=None, xlim=None, ylim=None) -> Figure:
+def plot_roc_curve(scores, is_anomaly, *, name: str = "autoencoder", ax=None, xlim=None, ylim=None) -> Figure:
     """The ROC curve of the scores (1 = anomaly), drawn by scikit-learn, with its AUC to 4 decimals.
 
     ``xlim``/``ylim`` zoom in (near-perfect detectors live in the top-left corner);
@@ -318,13 +304,12 @@ def plot_roc_curve(errors, is_anomaly, *, name: str = "autoencoder", ax=None, xl
         ax = fig.subplots()
     else:
         fig = ax.figure
-    auc = roc_auc(errors, is_anomaly)
-    lines_before = len(ax.get_lines())
+    auc = roc_auc(scores, is_anomaly)
     chance_drawn = any(line.get_label().startswith("Chance level") for line in ax.get_lines())
-    RocCurveDisplay.from_predictions(np.asarray(is_anomaly).astype(int), np.asarray(errors), ax=ax, name=name,
-                                     plot_chance_level=xlim is None and not chance_drawn)
+    display = RocCurveDisplay.from_predictions(np.asarray(is_anomaly).astype(int), np.asarray(scores), ax=ax,
+                                               name=name, plot_chance_level=xlim is None and not chance_drawn)
     # scikit-learn appends its own 2-decimal AUC to the label: give this call's curve ours instead.
-    ax.get_lines()[lines_before].set_label(f"{name} (AUC {auc:.4f})")
+    display.line_.set_label(f"{name} (AUC {auc:.4f})")
     ax.legend(loc="lower right", frameon=False)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", aspect="auto")
     if xlim is not None:

@@ -1,58 +1,29 @@
-"""Training: seeds, device choice, the ``fit`` loop, and checkpoints."""
+"""Training: the ``fit`` loop, input noise, and checkpoints."""
 from __future__ import annotations
 
 import math
-import random
+import pickle
+import sys
 import time
+import zipfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from .data import atomic_file
+from ._utils import atomic_file, inputs_of
+from .environment import get_device
 from .models import MODEL_CLASSES, Autoencoder
 
-__all__ = [
-    "TrainingDivergedError",
-    "set_seed",
-    "get_device",
-    "add_noise",
-    "fit",
-    "save_checkpoint",
-    "load_checkpoint",
-]
+__all__ = ["TrainingDivergedError", "add_noise", "fit", "save_checkpoint", "load_checkpoint"]
 
 LR_SCHEDULES = ("constant", "onecycle")
-OPTIMIZERS = ("adam", "sgd")
 
 
 class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and torch so that a re-run prints the same numbers on the CPU.
-
-    Introduced in notebook 01 (``01_dense_autoencoder``).
-    """
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def get_device() -> torch.device:
-    """The fastest device present: CUDA, then Apple MPS, then the CPU.
-
-    Introduced in notebook 01 (``01_dense_autoencoder``).
-    """
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def add_noise(X: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -66,21 +37,45 @@ def add_noise(X: torch.Tensor, noise_std: float, generator: torch.Generator | No
     return (X + noise_std * noise).clamp_(0.0, 1.0)
 
 
-def _inputs(batch) -> torch.Tensor:
-    """Loaders yield ``(X, y)`` pairs or bare ``X``; training needs only ``X``."""
-    return batch[0] if isinstance(batch, (list, tuple)) else batch
+def _batch_loss(model: nn.Module, X_in: torch.Tensor, X: torch.Tensor, loss_fn):
+    """``(loss, X_hat)`` of one batch: the model's own objective when it has one (see Autoencoder.training_loss)."""
+    if isinstance(model, Autoencoder):
+        return model.training_loss(X_in, X, loss_fn)
+    X_hat = model(X_in)
+    return loss_fn(X_hat, X), X_hat
 
 
-def _make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float, momentum: float, betas):
-    if optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)
-    if optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=lr, weight_decay=weight_decay, momentum=momentum)
-    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+def _is_mse(loss_fn) -> bool:
+    return isinstance(loss_fn, nn.MSELoss) and loss_fn.reduction == "mean"
+
+
+def _train_epoch(model, loader, opt, scheduler, loss_fn, noise_std, device, bar, epoch) -> tuple[float, float]:
+    """One pass over ``loader``; per-example means of the loss and of the per-pixel MSE."""
+    model.train()
+    loss_total = mse_total = 0.0
+    count = 0
+    for batch_index, batch in enumerate(loader, start=1):
+        X = inputs_of(batch).to(device, non_blocking=True)
+        loss, X_hat = _batch_loss(model, add_noise(X, noise_std) if noise_std else X, X, loss_fn)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDivergedError(
+                f"training diverged: the loss is {value} at epoch {epoch}, batch {batch_index} of {len(loader)}. "
+                f"Lower the learning rate or look for NaN/inf in the inputs.")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_total += value * len(X)
+        mse_total += value * len(X) if _is_mse(loss_fn) else nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
+        count += len(X)
+        bar.update(1)
+    return loss_total / count, mse_total / count
 
 
 def _evaluate(model, loader, loss_fn, device, noise_std) -> tuple[float, float]:
-    """Per-example means of ``loss_fn`` and of the per-pixel MSE over ``loader``.
+    """Per-example means of the loss and of the per-pixel MSE over ``loader``, in eval mode.
 
     Noise (for a denoising AE) is drawn from a fixed generator so that epochs compare.
     """
@@ -90,46 +85,68 @@ def _evaluate(model, loader, loss_fn, device, noise_std) -> tuple[float, float]:
     model.eval()
     with torch.no_grad():
         for batch in loader:
-            X = _inputs(batch).to(device)
-            inputs = add_noise(X, noise_std, generator) if noise_std else X
-            X_hat = model(inputs)
-            loss_total += loss_fn(X_hat, X).item() * len(X)
-            if not _is_mse(loss_fn):
-                mse_total += nn.functional.mse_loss(X_hat, X).item() * len(X)
+            X = inputs_of(batch).to(device)
+            loss, X_hat = _batch_loss(model, add_noise(X, noise_std, generator) if noise_std else X, X, loss_fn)
+            loss_total += loss.item() * len(X)
+            mse_total += nn.functional.mse_loss(X_hat, X).item() * len(X)
             count += len(X)
-    return loss_total / count, (loss_total if _is_mse(loss_fn) else mse_total) / count
+    return loss_total / count, mse_total / count
 
 
-def _is_mse(loss_fn) -> bool:
-    return isinstance(loss_fn, nn.MSELoss) and loss_fn.reduction == "mean"
+def _epoch_line(row: dict, num_epochs: int) -> str:
+    valid = "" if math.isnan(row["valid_loss"]) else f"  valid_loss {row['valid_loss']:.5f}  valid_mse {row['valid_mse']:.5f}"
+    return (f"epoch {row['epoch']}/{num_epochs}  train_loss {row['train_loss']:.5f}{valid}"
+            f"  lr {row['lr']:.2g}  {row['seconds']:.1f} s")
 
 
 def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, lr: float,
-        optimizer: str = "adam", weight_decay: float = 0.0, momentum: float = 0.0,
-        betas: tuple[float, float] = (0.9, 0.999), loss_fn=None, lr_schedule: str = "constant", noise_std: float = 0.0,
-        stop_at_valid_mse: float | None = None, snapshot: bool = False,
-        progress: bool = True) -> pd.DataFrame:
-    """Train an autoencoder to reconstruct its inputs and return the per-epoch history.
+        optimizer=torch.optim.Adam, lr_schedule: str = "constant", loss_fn=None, noise_std: float = 0.0,
+        callback=None, progress: bool = True) -> pd.DataFrame:
+    """Train an autoencoder to reconstruct its inputs; returns one row per epoch.
 
-    - ``optimizer``: ``"adam"`` (with ``betas``) or ``"sgd"`` (with ``momentum``); ``lr_schedule``:
-      ``"constant"`` or ``"onecycle"`` (warm up to ``lr``, then anneal to ~0).
-    - ``loss_fn(reconstruction, target)`` defaults to ``nn.MSELoss()``. Whatever
-      the loss, the per-pixel MSE (the course's anomaly score) is recorded too.
-    - ``noise_std > 0`` trains a denoising AE: Gaussian noise on the inputs,
-      clipped to [0, 1], with the clean images as targets.
-    - ``stop_at_valid_mse``: stop after the first epoch whose validation MSE is
-      at or below this value.
-    - ``snapshot=True`` keeps the reconstructions of the first validation batch
-      after every epoch (column ``snapshot``; the inputs are in
-      ``history.attrs["snapshot_inputs"]`` and their labels in
-      ``history.attrs["snapshot_labels"]``).
+    The loop of notebook 01, for every batch: reconstruct, compute the loss
+    against the input, back-propagate, take an optimiser step; after every
+    epoch, measure the validation loss. The model trains on the device its
+    parameters live on and is left in eval mode.
 
-    The model trains on the device its parameters live on. A NaN or infinite
-    loss stops training with :class:`TrainingDivergedError`. Columns of the
-    returned DataFrame: ``epoch``, ``train_loss`` (per-example mean of
-    ``loss_fn``), ``train_mse``, ``batch_loss_sum`` (sum of the batch losses),
-    ``valid_loss``, ``valid_mse`` (NaN without a ``valid_loader``), ``lr``,
-    ``seconds`` (wall time since the start).
+    Parameters
+    ----------
+    model
+        The autoencoder (any ``nn.Module`` mapping a batch to its reconstruction).
+    train_loader, valid_loader
+        Loaders yielding ``(X, y)`` pairs or bare ``X``; ``valid_loader`` is optional.
+    num_epochs, lr
+        Passes over ``train_loader``, and the (peak) learning rate.
+    optimizer
+        A torch optimizer class, or a ``functools.partial`` of one with its other
+        settings, called as ``optimizer(model.parameters(), lr=lr)``.
+    lr_schedule
+        ``"constant"``, or ``"onecycle"``: warm up to ``lr``, then anneal to almost zero.
+    loss_fn
+        ``loss_fn(X_hat, X)``, a mean over the batch; default ``nn.MSELoss()``.
+        Whatever the loss, the per-pixel MSE is recorded too.
+    noise_std
+        Above 0, a denoising AE: Gaussian noise on the inputs (clipped to [0, 1]),
+        the clean images as targets.
+    callback
+        ``callback(model, row)`` after every epoch: it may add entries to ``row``
+        (they become columns) and returns ``True`` to stop training early.
+    progress
+        A text progress bar, and one line per epoch, on standard output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``epoch``, ``train_loss``, ``train_mse``, ``valid_loss``,
+        ``valid_mse`` (NaN without ``valid_loader``), ``lr`` and ``seconds``
+        (wall time since the start, at the end of the epoch). The losses are
+        per-example means.
+
+    Raises
+    ------
+    TrainingDivergedError
+        When a batch's loss is NaN or infinite.
+
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
     if num_epochs < 1:
@@ -138,76 +155,34 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
         raise ValueError(f"lr must be > 0, got {lr}")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
-    if (snapshot or stop_at_valid_mse is not None) and valid_loader is None:
-        raise ValueError("snapshot and stop_at_valid_mse need a valid_loader")
     loss_fn = nn.MSELoss() if loss_fn is None else loss_fn
-    loss_is_mse = _is_mse(loss_fn)  # then the recorded MSE is the loss itself, not computed again
     device = next(model.parameters()).device
-    opt = _make_optimizer(model, optimizer, lr, weight_decay, momentum, tuple(betas))
-    steps_per_epoch = len(train_loader)
+    opt = optimizer(model.parameters(), lr=lr)
     scheduler = None
     if lr_schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=num_epochs * steps_per_epoch)
-
-    snapshot_X = snapshot_y = None
-    if snapshot:
-        first = next(iter(valid_loader))
-        snapshot_X = _inputs(first)
-        snapshot_y = first[1] if isinstance(first, (list, tuple)) and len(first) > 1 else None
-
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=num_epochs * len(train_loader))
     rows = []
     start = time.perf_counter()
-    bar = tqdm(total=num_epochs * steps_per_epoch, desc="training", unit="batch",
-               disable=not progress, mininterval=0.5, dynamic_ncols=True)
-    try:
-        for epoch in range(1, num_epochs + 1):
-            model.train()
-            total = mse_total = batch_loss_sum = 0.0
-            count = 0
-            for batch_index, batch in enumerate(train_loader, start=1):
-                X = _inputs(batch).to(device, non_blocking=True)
-                inputs = add_noise(X, noise_std) if noise_std else X
-                X_hat = model(inputs)
-                loss = loss_fn(X_hat, X)
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise TrainingDivergedError(
-                        f"training diverged: the loss is {value} at epoch {epoch}, batch {batch_index} "
-                        f"of {steps_per_epoch}. Lower the learning rate (lr={lr}) or look for NaN/inf "
-                        f"in the inputs.")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                if scheduler is not None:
-                    scheduler.step()
-                total += value * len(X)
-                if not loss_is_mse:
-                    mse_total += nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
-                count += len(X)
-                batch_loss_sum += value
-                bar.update(1)
-            row = {"epoch": epoch, "train_loss": total / count,
-                   "train_mse": (total if loss_is_mse else mse_total) / count,
-                   "batch_loss_sum": batch_loss_sum, "valid_loss": math.nan, "valid_mse": math.nan,
-                   "lr": opt.param_groups[0]["lr"]}
-            if valid_loader is not None:
-                row["valid_loss"], row["valid_mse"] = _evaluate(model, valid_loader, loss_fn, device, noise_std)
-            if snapshot:
-                with torch.no_grad():
-                    row["snapshot"] = model(snapshot_X.to(device)).cpu().numpy()
-            row["seconds"] = time.perf_counter() - start
-            rows.append(row)
-            bar.set_postfix(epoch=epoch, train=f"{row['train_loss']:.5f}", valid=f"{row['valid_loss']:.5f}")
-            if stop_at_valid_mse is not None and row["valid_mse"] <= stop_at_valid_mse:
-                break
-    finally:
-        bar.close()
-        model.eval()
-    history = pd.DataFrame(rows)
-    if snapshot:
-        history.attrs["snapshot_inputs"] = snapshot_X.numpy()
-        history.attrs["snapshot_labels"] = None if snapshot_y is None else snapshot_y.numpy()
-    return history
+    with tqdm(total=num_epochs * len(train_loader), desc="training", unit="batch", file=sys.stdout,
+              disable=not progress, mininterval=1.0, ncols=90) as bar:
+        try:
+            for epoch in range(1, num_epochs + 1):
+                train_loss, train_mse = _train_epoch(model, train_loader, opt, scheduler, loss_fn, noise_std,
+                                                     device, bar, epoch)
+                row = {"epoch": epoch, "train_loss": train_loss, "train_mse": train_mse,
+                       "valid_loss": math.nan, "valid_mse": math.nan, "lr": opt.param_groups[0]["lr"]}
+                if valid_loader is not None:
+                    row["valid_loss"], row["valid_mse"] = _evaluate(model, valid_loader, loss_fn, device, noise_std)
+                row["seconds"] = time.perf_counter() - start
+                stop = bool(callback(model, row)) if callback is not None else False
+                rows.append(row)
+                if progress:
+                    bar.write(_epoch_line(row, num_epochs), file=sys.stdout)
+                if stop:
+                    break
+        finally:
+            model.eval()
+    return pd.DataFrame(rows)
 
 
 def save_checkpoint(model: Autoencoder, path, **metadata) -> Path:
@@ -244,8 +219,13 @@ def load_checkpoint(path, device=None) -> Autoencoder:
         raise FileNotFoundError(f"no checkpoint at {path}: run the notebook that trains it, "
                                 f"or train the model through its helper")
     device = get_device() if device is None else torch.device(device)
-    payload = torch.load(path, map_location=device, weights_only=True)
-    name = payload.get("model_class")
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError) as error:
+        raise ValueError(f"{path} is not a readable checkpoint (it is truncated, corrupted, or not written by "
+                         f"helpers.save_checkpoint): delete it and run the notebook that trains the model "
+                         f"again. ({type(error).__name__}: {str(error).splitlines()[0][:120]})") from None
+    name = payload.get("model_class") if isinstance(payload, dict) else None
     if name not in MODEL_CLASSES:
         raise ValueError(f"{path} holds a {name!r}, not one of the course models {sorted(MODEL_CLASSES)}")
     model = MODEL_CLASSES[name](**payload["config"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import helpers.data as data
-from helpers import (ChecksumError, DatasetNotFoundError, load_mnist, load_optdigits, mnist_loaders,
+from helpers import (ChecksumError, DatasetNotFoundError, load_mnist, load_optdigits, mnist_loaders, mnist_splits,
                      optdigits_features, place_datasets, tensor_loader)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,6 +36,17 @@ def test_loaders_split_the_training_set_and_yield_batches(loaders):
     X, y = next(iter(loaders["train"]))
     assert X.shape == (256, 1, 28, 28) and y.shape == (256,)
     assert 0.0 <= X.min() and X.max() <= 1.0
+
+
+def test_splits_are_tensors_and_the_loaders_serve_the_same_images(loaders):
+    splits = mnist_splits(seed=0, root=DATA)
+    assert {name: len(X) for name, (X, y) in splits.items()} == {"train": 50_000, "valid": 10_000, "test": 10_000}
+    X_valid, y_valid = splits["valid"]
+    assert X_valid.shape == (10_000, 1, 28, 28) and y_valid.dtype == torch.int64
+    assert torch.equal(torch.cat([X for X, _ in loaders["valid"]]), X_valid)
+    assert torch.equal(torch.cat([y for _, y in loaders["test"]]), splits["test"][1])
+    zeros = mnist_splits(seed=0, digits=(0,), root=DATA)
+    assert set(zeros["train"][1].tolist()) == {0} and torch.equal(zeros["valid"][0], X_valid[y_valid == 0])
 
 
 def test_valid_split_is_fixed_by_the_seed_and_disjoint_from_train():
@@ -160,3 +171,15 @@ def test_place_datasets_copies_once(tmp_path):
     first = place_datasets(DATA, tmp_path)
     assert len(first) == 6
     assert place_datasets(DATA, tmp_path) == []
+
+
+def test_an_interrupted_copy_leaves_no_truncated_file(tmp_path, monkeypatch):
+    def copy_half_then_fail(src, dest):
+        Path(dest).write_bytes(Path(src).read_bytes()[:100])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data.shutil, "copyfile", copy_half_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        place_datasets(DATA, tmp_path)
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert left == []  # nothing that a later run would call corrupted

@@ -5,11 +5,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers import TabularAutoencoder, load_optdigits, optdigits_features, reconstruction_errors
 from helpers.exercises import (
     ExerciseCheckError,
+    check_alternative_errors,
     check_anomaly_scores,
     check_forward,
+    check_item_errors,
     check_latent_codes,
+    check_pixel_errors,
     check_threshold,
     check_training_step,
 )
@@ -88,6 +92,14 @@ def good_step(model, X, optimizer):
 def test_training_step_passes_and_the_loss_falls(capsys):
     check_training_step(good_step)
     assert "the loss falls over 30 steps" in capsys.readouterr().out
+
+
+def test_training_step_check_leaves_the_students_random_numbers_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    check_training_step(good_step)
+    assert torch.equal(torch.rand(3), expected)  # the check seeds a copy of the random state, not the student's
 
 
 def test_training_step_passes_on_a_course_model():
@@ -457,3 +469,83 @@ def test_checks_of_notebooks_05_to_07(check, right, wrongs, capsys):
         check(stub)
     with pytest.raises(NotImplementedError):
         check(NotImplemented)
+
+
+def test_denoising_check_leaves_the_students_random_numbers_alone():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    check_denoising_step(denoising_step)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# ----------------------------------------------------------------------------- tabular rows (notebook 08)
+class ConstantRow(torch.nn.Module):
+    """Reconstructs every row as a fixed row: errors are known in closed form."""
+
+    def __init__(self, row):
+        super().__init__()
+        self.row = torch.nn.Parameter(torch.as_tensor(row, dtype=torch.float32), requires_grad=False)
+
+    def forward(self, x):
+        return self.row.expand_as(x)
+
+
+def toy_rows():
+    X = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    return ConstantRow([0.0, 0.0, 0.0]), X
+
+
+def test_check_item_errors_accepts_the_answer_and_names_the_slips(capsys):
+    model, X = toy_rows()
+    sse = lambda m, X: ((X - m(X)) ** 2).sum(dim=1)  # noqa: E731
+    errors = check_item_errors(lambda m, X: sse(m, X) / X.shape[1], model, X)
+    assert errors == pytest.approx([1 / 3, 1 / 3, 0.0, 0.25])
+    assert "most anomalous item is 0" in capsys.readouterr().out
+    with pytest.raises(ExerciseCheckError, match="divide it by the number of columns"):
+        check_item_errors(sse, model, X)
+    with pytest.raises(ExerciseCheckError, match="dim=1"):
+        check_item_errors(lambda m, X: ((X - m(X)) ** 2).mean(), model, X)
+    with pytest.raises(ExerciseCheckError, match="no square root"):
+        check_item_errors(lambda m, X: sse(m, X).sqrt(), model, X)
+    with pytest.raises(NotImplementedError):
+        check_item_errors(NotImplemented, model, X)
+
+
+def test_check_alternative_errors():
+    model, X = toy_rows()
+    diff = (X - model(X)).abs()
+    check_alternative_errors(diff.sum(dim=1), diff.amax(dim=1), model, X)
+    check_alternative_errors(diff.mean(dim=1).numpy(), diff.amax(dim=1).tolist(), model, X)
+    with pytest.raises(ExerciseCheckError, match="squared"):
+        check_alternative_errors((diff ** 2).mean(dim=1), diff.amax(dim=1), model, X)
+    with pytest.raises(ExerciseCheckError, match="errors_max"):
+        check_alternative_errors(diff.sum(dim=1), diff.sum(dim=1), model, X)
+    with pytest.raises(NotImplementedError):
+        check_alternative_errors(NotImplemented, NotImplemented, model, X)
+
+
+def test_check_pixel_errors():
+    model, X = toy_rows()
+    squared = (X - model(X)) ** 2
+    assert check_pixel_errors(squared[:, :-1].mean(dim=1), model, X) == pytest.approx([0.0, 0.5, 0.0, 0.25])
+    check_pixel_errors(squared[:, :-1].sum(dim=1).numpy(), model, X)
+    with pytest.raises(ExerciseCheckError, match="leave the last one"):
+        check_pixel_errors(squared.mean(dim=1), model, X)
+    with pytest.raises(ExerciseCheckError, match="first column"):
+        check_pixel_errors(squared[:, 1:].mean(dim=1), model, X)
+    with pytest.raises(NotImplementedError):
+        check_pixel_errors(NotImplemented, model, X)
+
+
+def test_tabular_checks_agree_with_the_scoring_helpers_on_a_real_model():
+    X, y = load_optdigits("train")
+    X = optdigits_features(X, y)[:50]
+    torch.manual_seed(0)
+    model = TabularAutoencoder().eval()
+    answer = lambda m, X: ((X - m(X)) ** 2).sum(dim=1) / 65  # noqa: E731
+    with pytest.raises(ExerciseCheckError, match="no_grad"):
+        check_item_errors(answer, model, X)
+    with torch.no_grad():
+        errors = check_item_errors(answer, model, X)
+    assert errors == pytest.approx(reconstruction_errors(model, X), rel=1e-5)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers import one_class as oc
+import one_class as oc  # benchmarks/one_class.py (pytest puts benchmarks/ on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "one_class_mnist.py"

@@ -15,12 +15,11 @@ def mnist_like(n=12):
     return torch.from_numpy(rng.random((n, 1, 28, 28)).astype("float32"))
 
 
-def history(snapshot=False):
+def history():
     from helpers import DenseAutoencoder
     X = mnist_like(8)
     return fit(DenseAutoencoder(latent_dim=2, hidden_dim=8), tensor_loader(X, batch_size=4),
-               tensor_loader(X, torch.arange(8), batch_size=4), num_epochs=4, lr=1e-3, snapshot=snapshot,
-               progress=False)
+               tensor_loader(X, torch.arange(8), batch_size=4), num_epochs=4, lr=1e-3, progress=False)
 
 
 def test_as_images_accepts_the_course_shapes():
@@ -50,7 +49,7 @@ def test_the_reference_failure_gets_a_clear_message():
                                      alphas=np.linspace(0, 1, 5)),
     lambda: plots.plot_digits_8x8(rng.integers(0, 17, (12, 64)), titles=range(12), cols=5),
     lambda: plots.plot_loss_curves(history(), reference=0.0075),
-    lambda: plots.plot_snapshots(history(snapshot=True), every=2, n=4),
+    lambda: plots.plot_snapshots(mnist_like(4), {1: mnist_like(4), 2: mnist_like(4)}, every=2, labels=range(4)),
 ])
 def test_every_plot_returns_its_figure(make):
     fig = make()
@@ -59,13 +58,13 @@ def test_every_plot_returns_its_figure(make):
 
 def test_anomaly_detection_display_shows_the_worst_and_the_typical():
     X = mnist_like(40)
-    loss = np.linspace(0.01, 0.4, 40)
-    df = pd.DataFrame({"loss": loss, "image": list(X[:, 0].numpy()), "reconstructed": list(X[:, 0].numpy()),
+    score = np.linspace(0.01, 0.4, 40)
+    df = pd.DataFrame({"score": score, "image": list(X[:, 0].numpy()), "reconstructed": list(X[:, 0].numpy()),
                        "label": np.arange(40) % 10})
     fig = plots.anomaly_detection_display(df, n=5)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     worst_first = range(39, 34, -1)
-    assert titles[:5] == [f"{i % 10}: {loss[i]:.4f}" for i in worst_first]
+    assert titles[:5] == [f"{i % 10}: {score[i]:.4f}" for i in worst_first]
     with pytest.raises(ValueError, match="missing"):
         plots.anomaly_detection_display(df.drop(columns="reconstructed"))
 
@@ -77,9 +76,22 @@ def test_scatter_needs_2d_codes_and_one_label_each():
         plots.plot_latent_scatter(np.zeros((5, 2)), np.zeros(4))
 
 
-def test_snapshots_need_a_snapshot_history():
-    with pytest.raises(ValueError, match="snapshot=True"):
-        plots.plot_snapshots(history())
+def test_snapshots_show_every_few_epochs_and_always_the_last():
+    X = mnist_like(3)
+    snapshots = {epoch: mnist_like(3) for epoch in range(1, 6)}
+    fig = plots.plot_snapshots(X, snapshots, every=2)
+    row_labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert row_labels == ["input", "epoch 2", "epoch 4", "epoch 5"]   # 5 % 2 != 0: the last epoch still shows
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_snapshots(X, {})
+
+
+def test_roc_curves_on_one_axis_keep_their_own_labels():
+    fig = plots.plot_roc_curve([0.1, 0.2, 0.3, 0.35, 0.4, 0.6], [0, 0, 1, 0, 1, 1], name="AE smoothed")
+    plots.plot_roc_curve([0.1, 0.3, 0.2, 0.35, 0.4, 0.6], [0, 0, 1, 0, 1, 1], name="AE", ax=fig.axes[0])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "AE smoothed (AUC 0.8889)" in labels and "AE (AUC 0.7778)" in labels
+    assert sum(label.startswith("Chance level") for label in labels) == 1
 
 
 def test_digits_8x8_checks_the_pixel_counts():

@@ -1,14 +1,12 @@
-"""The tabular (UCI digits) helpers: the reference's random stream, rankings, and the exercise checks."""
+"""The tabular (UCI digits) helpers of notebook 08: the reference's random stream, rankings, hex pixels."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from helpers import TabularAutoencoder, load_optdigits, optdigits_features, reconstruction_errors
-from helpers.exercises import ExerciseCheckError
-from helpers.tabular import (check_alternative_errors, check_item_errors, check_pixel_errors, hex_pixels,
-                             label_error_share, pca_errors, ranked_errors, reference_loader, top_overlap,
+from helpers import TabularAutoencoder, load_optdigits, optdigits_features
+from helpers.tabular import (hex_pixels, label_error_share, rank_by_score, reference_loader, top_overlap,
                              train_tabular_autoencoder)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,28 +40,28 @@ def reference_run(X: torch.Tensor, num_epochs: int):
     model.train()
     loader = torch.utils.data.DataLoader(X, batch_size=10, shuffle=True)
     loss_fn, opt = torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.005)
-    sums = []
+    means = []
     for _ in range(num_epochs):
         total = 0.0
         for batch in loader:
             opt.zero_grad()
             loss = loss_fn(model(batch), batch)
-            total += loss.item()
+            total += loss.item() * len(batch)
             loss.backward()
             opt.step()
-        sums.append(total)
-    return model, sums
+        means.append(total / len(X))
+    return model, means
 
 
 def test_training_draws_the_same_random_numbers_as_the_reference(features):
     X = features[0][:300]
-    reference, sums = reference_run(X, num_epochs=3)
+    reference, means = reference_run(X, num_epochs=3)
     model, history = train_tabular_autoencoder(X, num_epochs=3)
     assert isinstance(model, TabularAutoencoder) and not model.training
     for name in ("fc1", "fc2", "fc3", "fc4"):
         for kind in ("weight", "bias"):
             assert torch.equal(getattr(getattr(model, name), kind), getattr(getattr(reference, name), kind)), name
-    assert history["batch_loss_sum"].tolist() == sums
+    assert history["train_loss"].tolist() == means
     assert list(history["epoch"]) == [1, 2, 3]
 
 
@@ -93,37 +91,20 @@ def test_reference_loader_shuffles_from_the_global_generator():
 def test_adam_is_an_option_and_changes_the_run(features):
     X = features[0][:100]
     sgd, _ = train_tabular_autoencoder(X, num_epochs=1)
-    adam, history = train_tabular_autoencoder(X, num_epochs=1, optimizer="adam", lr=1e-3)
+    adam, history = train_tabular_autoencoder(X, num_epochs=1, optimizer=torch.optim.Adam, lr=1e-3)
     assert len(history) == 1 and not torch.equal(sgd.fc1.weight, adam.fc1.weight)
 
 
-def test_pca_errors_match_scikit_learn_and_zero_components_is_the_mean_row():
-    from sklearn.decomposition import PCA
-
-    rng = np.random.default_rng(0)
-    X_fit, X = rng.uniform(size=(40, 6)), rng.uniform(size=(5, 6))
-    pca = PCA(3).fit(X_fit)
-    expected = ((X - pca.inverse_transform(pca.transform(X))) ** 2).mean(axis=1)
-    assert pca_errors(X_fit, X, n_components=3) == pytest.approx(expected)
-    assert pca_errors(torch.from_numpy(X_fit).float(), n_components=3).shape == (40,)
-    assert pca_errors(X_fit, X, n_components=0) == pytest.approx(((X - X_fit.mean(axis=0)) ** 2).mean(axis=1))
-    assert pca_errors(X_fit, n_components=6) == pytest.approx(np.zeros(40), abs=1e-20)
-    with pytest.raises(ValueError, match="n_components"):
-        pca_errors(X_fit, n_components=7)
-    with pytest.raises(ValueError, match="same number of columns"):
-        pca_errors(X_fit, X[:, :5])
-
-
-def test_ranked_errors_sorts_descending_and_keeps_ties_in_data_order():
-    table = ranked_errors([0.1, 0.5, 0.3, 0.5], y=[7, 1, 2, 3])
+def test_rank_by_score_sorts_descending_and_keeps_ties_in_data_order():
+    table = rank_by_score([0.1, 0.5, 0.3, 0.5], y=[7, 1, 2, 3])
     assert table["index"].tolist() == [1, 3, 2, 0]
-    assert table["error"].tolist() == [0.5, 0.5, 0.3, 0.1]
+    assert table["score"].tolist() == [0.5, 0.5, 0.3, 0.1]
     assert table["label"].tolist() == [1, 3, 2, 7]
-    assert list(ranked_errors([1.0, 2.0]).columns) == ["index", "error"]
+    assert list(rank_by_score([1.0, 2.0]).columns) == ["index", "score"]
     with pytest.raises(ValueError, match="one label per item"):
-        ranked_errors([1.0, 2.0], y=[1])
+        rank_by_score([1.0, 2.0], y=[1])
     with pytest.raises(ValueError, match="1-D"):
-        ranked_errors([])
+        rank_by_score([])
 
 
 def test_top_overlap_counts_shared_items():
@@ -157,65 +138,6 @@ class Constant(torch.nn.Module):
         return self.row.expand_as(x)
 
 
-def toy():
-    X = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
-    return Constant([0.0, 0.0, 0.0]), X
-
-
 def test_label_error_share_is_the_last_columns_share():
-    model, X = toy()
-    assert label_error_share(model, X) == pytest.approx([1.0, 0.0, 0.0, 1 / 3])
-
-
-def test_check_item_errors_accepts_the_answer_and_names_the_slips(capsys):
-    model, X = toy()
-    sse = lambda m, X: ((X - m(X)) ** 2).sum(dim=1)  # noqa: E731
-    errors = check_item_errors(lambda m, X: sse(m, X) / X.shape[1], model, X)
-    assert errors == pytest.approx([1 / 3, 1 / 3, 0.0, 0.25])
-    assert "most anomalous item is 0" in capsys.readouterr().out
-    with pytest.raises(ExerciseCheckError, match="divide it by the number of columns"):
-        check_item_errors(sse, model, X)
-    with pytest.raises(ExerciseCheckError, match="dim=1"):
-        check_item_errors(lambda m, X: ((X - m(X)) ** 2).mean(), model, X)
-    with pytest.raises(ExerciseCheckError, match="no square root"):
-        check_item_errors(lambda m, X: sse(m, X).sqrt(), model, X)
-    with pytest.raises(NotImplementedError):
-        check_item_errors(NotImplemented, model, X)
-
-
-def test_check_alternative_errors():
-    model, X = toy()
-    diff = (X - model(X)).abs()
-    check_alternative_errors(diff.sum(dim=1), diff.amax(dim=1), model, X)
-    check_alternative_errors(diff.mean(dim=1).numpy(), diff.amax(dim=1).tolist(), model, X)
-    with pytest.raises(ExerciseCheckError, match="squared"):
-        check_alternative_errors((diff ** 2).mean(dim=1), diff.amax(dim=1), model, X)
-    with pytest.raises(ExerciseCheckError, match="errors_max"):
-        check_alternative_errors(diff.sum(dim=1), diff.sum(dim=1), model, X)
-    with pytest.raises(NotImplementedError):
-        check_alternative_errors(NotImplemented, NotImplemented, model, X)
-
-
-def test_check_pixel_errors():
-    model, X = toy()
-    squared = (X - model(X)) ** 2
-    assert check_pixel_errors(squared[:, :-1].mean(dim=1), model, X) == pytest.approx([0.0, 0.5, 0.0, 0.25])
-    check_pixel_errors(squared[:, :-1].sum(dim=1).numpy(), model, X)
-    with pytest.raises(ExerciseCheckError, match="leave the last one"):
-        check_pixel_errors(squared.mean(dim=1), model, X)
-    with pytest.raises(ExerciseCheckError, match="first column"):
-        check_pixel_errors(squared[:, 1:].mean(dim=1), model, X)
-    with pytest.raises(NotImplementedError):
-        check_pixel_errors(NotImplemented, model, X)
-
-
-def test_checks_agree_with_the_scoring_helpers_on_a_real_model(features):
-    X = features[0][:50]
-    torch.manual_seed(0)
-    model = TabularAutoencoder().eval()
-    answer = lambda m, X: ((X - m(X)) ** 2).sum(dim=1) / 65  # noqa: E731
-    with pytest.raises(ExerciseCheckError, match="no_grad"):
-        check_item_errors(answer, model, X)
-    with torch.no_grad():
-        errors = check_item_errors(answer, model, X)
-    assert errors == pytest.approx(reconstruction_errors(model, X), rel=1e-5)
+    X = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    assert label_error_share(Constant([0.0, 0.0, 0.0]), X) == pytest.approx([1.0, 0.0, 0.0, 1 / 3])

@@ -13,26 +13,20 @@ Small jobs, each local to the rendered HTML (the notebooks are never changed):
    Exercise N.K" block holding its code *and* its outputs (which would give the
    answer away), whatever its other tags. ``hide-input`` alone would hide only
    the code, under a generic "Show code cell source".
-3. **Progress bars as one line of text.** ``tqdm.auto`` bars run as Jupyter
-   widgets in the kernel. A static page cannot run widget JavaScript offline,
-   and the widget's text fallback is the stale ``0%`` line printed when the bar
-   was created. Each tqdm widget output is replaced by the bar's *final* state,
-   read from the widget state saved with the executed notebook, e.g.
-   ``training: 100%|██████████| 940/940 [00:31<00:00, 30.1batch/s, ...]``.
-4. **Clean outputs.** Adjacent pieces of printed text in a cell's output are
-   joined into one block, with carriage returns applied (text printed after a
-   figure stays after it). These are reported as warnings (errors in
-   ``scripts/build_book.sh``, which builds with ``-W``): any widget other than
-   a tqdm bar, a traceback left in a page, and a matplotlib figure that reached
-   the page only as its text (``<Figure size 640x480 with 1 Axes>``).
-5. **No module left off the API page.** Every module of ``helpers`` must have
+3. **Clean outputs.** Adjacent pieces of printed text in a cell's output are
+   joined into one block, with carriage returns applied, so a text progress bar
+   (tqdm on standard output, refreshed in place) shows its final state; text
+   printed after a figure stays after it. These are reported as warnings
+   (errors in ``scripts/build_book.sh``, which builds with ``-W``): an
+   interactive widget (a static page cannot run it), a traceback left in a
+   page, and a matplotlib figure that reached the page only as its text
+   (``<Figure size 640x480 with 1 Axes>``).
+4. **No module left off the API page.** Every module of ``helpers`` must have
    an ``automodule`` in ``book/api.md``; a missing one is a warning.
 """
 from __future__ import annotations
 
 import hashlib
-import html
-import json
 import re
 import sys
 from pathlib import Path
@@ -45,9 +39,7 @@ from sphinx.util import logging
 LOGGER = logging.getLogger(__name__)
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-_VIEW_RE = re.compile(r"<script[^>]*>(.*)</script>", re.S)
 _EXERCISE_RE = re.compile(r"Exercise\s+(\d+(?:\.\d+)*)")
-BAR_WIDTH = 10
 _FIGURE_TEXT = re.compile(r"^<(Figure|matplotlib\.figure\.Figure) (size|at) [^>]*>$")
 _CARRIAGE_RETURN = re.compile(r"[^\n]*\r(?=[^\n])")
 
@@ -73,7 +65,7 @@ def configure_buttons(app: Sphinx, config) -> None:
     config.html_theme_options = opts
 
 
-# --------------------------------------------------------------------------- 2, 3
+# --------------------------------------------------------------------------- 2
 def _tags(cell: nodes.Element) -> list[str]:
     return list((cell.get("cell_metadata") or {}).get("tags", []))
 
@@ -92,48 +84,8 @@ def _exercise_number(node: nodes.Node) -> str | None:
     return None
 
 
-def _widget_state(env) -> dict:
-    """The saved ipywidgets state of the document being read ({} when none)."""
-    meta = getattr(env, "nb_metadata", {}).get(env.docname, {})
-    entry = meta.get("js_files", {}).get("ipywidgets_state")
-    if not entry:
-        return {}
-    try:
-        return json.loads(entry[1]["body"]).get("state", {})
-    except (KeyError, TypeError, ValueError):
-        return {}
-
-
-def _hidden(model_id: str, state: dict) -> bool:
-    layout_ref = str(state[model_id].get("state", {}).get("layout") or "")
-    layout = state.get(layout_ref.replace("IPY_MODEL_", "", 1), {}).get("state", {})
-    return layout.get("visibility") == "hidden" or layout.get("display") == "none"
-
-
-def tqdm_text(model_id: str, state: dict) -> str | None:
-    """The text of a tqdm bar (an HBox of HTML, progress bar, HTML), or None."""
-    box = state.get(model_id, {})
-    if box.get("model_name") != "HBoxModel":
-        return None
-    children = [c.replace("IPY_MODEL_", "", 1) for c in box.get("state", {}).get("children", [])]
-    if len(children) != 3:
-        return None
-    left, bar, right = (state.get(c, {}) for c in children)
-    if (left.get("model_name"), right.get("model_name")) != ("HTMLModel", "HTMLModel") or \
-            bar.get("model_name") not in ("FloatProgressModel", "IntProgressModel"):
-        return None
-
-    def text(model):
-        return html.unescape(str(model["state"].get("value", ""))).replace("\u2007", " ")
-
-    value, lo, hi = (float(bar["state"].get(k) or 0) for k in ("value", "min", "max"))
-    frac = min(max((value - lo) / (hi - lo), 0.0), 1.0) if hi > lo else 1.0
-    filled = int(round(frac * BAR_WIDTH))
-    return f"{text(left)}|{'█' * filled}{' ' * (BAR_WIDTH - filled)}|{text(right)}"
-
-
 class CourseCells(SphinxTransform):
-    """Read-time rewrite of notebook cells: solutions, progress bars, tracebacks."""
+    """Read-time rewrite of notebook cells: solutions, widgets, figures as text, printed text, tracebacks."""
 
     default_priority = 500
 
@@ -157,46 +109,12 @@ class CourseCells(SphinxTransform):
                 cell["classes"].append("course-solution")
 
     def _widgets(self) -> None:
-        bundles = [n for n in self.document.findall(nodes.container) if n.get("nb_element") == "mime_bundle"
-                   and any(c.get("mime_type") == WIDGET_VIEW for c in n.children)]
-        if not bundles:
-            return
-        state = _widget_state(self.env)
-        converted = 0
-        for bundle in bundles:
-            view = next(c for c in bundle.children if c.get("mime_type") == WIDGET_VIEW)
-            model_id = None
-            match = _VIEW_RE.search("".join(r.astext() for r in view.findall(nodes.raw)))
-            if match:
-                try:
-                    data = json.loads(match.group(1).replace("<\\/", "</"))
-                    data = json.loads(data) if isinstance(data, str) else data
-                    model_id = data.get("model_id")
-                except ValueError:
-                    model_id = None
-            if model_id and (model_id not in state or _hidden(model_id, state)):
-                # The widget was closed or hidden before the cell ended (a tqdm bar with
-                # leave=False): Jupyter shows nothing for it, and neither does the book.
-                bundle.parent.remove(bundle)
-                converted += 1
-                continue
-            line = tqdm_text(model_id, state) if model_id else None
-            if line is None:
-                LOGGER.warning(
-                    "a cell shows an interactive widget (model %s) that a static page cannot run; "
-                    "print or plot the result instead [course.widget]", model_id,
-                    location=bundle, type="course", subtype="widget")
-                continue
-            block = nodes.literal_block(line, line, language="none",
-                                        classes=["output", "text_plain", "course-progress"])
-            bundle.replace_self(block)
-            converted += 1
-        if converted == len(bundles):
-            # Nothing on the page needs the widget state any more: drop it, so no
-            # widget JavaScript or state blob is written into the page.
-            meta = getattr(self.env, "nb_metadata", {}).get(self.env.docname, {})
-            for key in [k for k in meta.get("js_files", {}) if k.startswith("ipywidgets")]:
-                del meta["js_files"][key]
+        for bundle in self.document.findall(nodes.container):
+            if bundle.get("nb_element") == "mime_bundle" and any(
+                    c.get("mime_type") == WIDGET_VIEW for c in bundle.children):
+                LOGGER.warning("a cell shows an interactive widget that a static page cannot run; print or plot "
+                               "the result instead [course.widget]", location=bundle, type="course",
+                               subtype="widget")
 
     def _figures_as_text(self) -> None:
         """A matplotlib figure whose only output is its text repr did not render."""

@@ -3,10 +3,12 @@
 For each digit ``d``: train on training-set images of ``d`` only, score the full
 10,000-image test set, and report the ROC AUC with "not ``d``" as the anomaly
 class; repeat over seeds and digits. This module holds everything the benchmark
-script (``benchmarks/one_class_mnist.py``) and its book page need, so that both
-are thin: the per-digit split, the detectors (shallow baselines, the course's
-autoencoders and the course's own autoencoder-based detector), the runner, the
-aggregation into tables, the published values and the summary figure.
+script (``one_class_mnist.py``) and its book page (``one_class_benchmark.ipynb``),
+both beside it, need, so that both are thin: the per-digit split, the detectors
+(shallow baselines, the course's autoencoders and the course's own
+autoencoder-based detector), the runner, the aggregation into tables, the
+published values and the summary figure. The scores themselves come from
+:mod:`helpers.scoring`.
 
 AUCs are fractions in [0, 1] in results; tables show them in percent, as the
 papers do.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -24,23 +27,16 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from .data import load_mnist, mnist_loaders, tensor_loader
-from .models import Autoencoder, ConvAutoencoder, DenseAutoencoder
-from .scoring import reconstruct, roc_auc
-from .training import fit, set_seed
+from helpers import (Autoencoder, ConvAutoencoder, DenseAutoencoder, fit, load_mnist, mnist_splits, pca_reconstruct,
+                     per_example_errors, reconstruct, roc_auc, set_seed, smoothed_relative_errors, tensor_loader)
 
 __all__ = [
     "DIGITS",
     "VALID_SIZE",
     "OneClassSplit",
     "one_class_split",
-    "flatten",
-    "pca_reconstructions",
-    "pca_scores",
     "ocsvm_scores",
     "isolation_forest_scores",
-    "smooth",
-    "smoothed_relative_errors",
     "train_autoencoder",
     "Method",
     "METHODS",
@@ -76,7 +72,7 @@ class OneClassSplit:
     labels; :attr:`is_anomaly` is 1 for every test image that is not the digit.
     ``train_loader`` yields shuffled batches of ``X_train`` (the shuffling
     order depends on ``seed``).
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
 
     digit: int
@@ -103,59 +99,26 @@ class OneClassSplit:
         return tensor_loader(self.X_valid, batch_size=1000)
 
 
-def one_class_split(digit: int, seed: int = 0, *, root="data", batch_size: int = 128,
+def one_class_split(digit: int, seed: int = 0, *, root=None, batch_size: int = 128,
                     valid_size: int = VALID_SIZE) -> OneClassSplit:
-    """The one-class split for ``digit``: Ruff et al.'s protocol, drawn through :func:`helpers.mnist_loaders`.
+    """The one-class split for ``digit``: Ruff et al.'s protocol, drawn through :func:`helpers.mnist_splits`.
 
     Training and held-out images are the training-set images of ``digit``
-    (the held-out part is ``mnist_loaders``'s validation split, chosen by
+    (the held-out part is the validation split of ``mnist_splits``, chosen by
     ``seed``); the test set is the full official test set, all ten digits.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     digit = int(digit)
     if digit not in DIGITS:
         raise ValueError(f"digit must be one of 0..9, got {digit}")
-    loaders = mnist_loaders(batch_size=batch_size, valid_size=valid_size, seed=seed, digits=(digit,), root=root)
-    X_train = loaders["train"].dataset.tensors[0]
-    X_valid = loaders["valid"].dataset.tensors[0]
+    normal = mnist_splits(seed, digits=(digit,), valid_size=valid_size, root=root)
     X_test, y_test = load_mnist(train=False, root=root)
-    return OneClassSplit(digit, int(seed), X_train, X_valid, X_test, y_test, batch_size)
+    return OneClassSplit(digit, int(seed), normal["train"][0], normal["valid"][0], X_test, y_test, batch_size)
 
 
-def flatten(X) -> np.ndarray:
-    """Images ``(N, 1, 28, 28)`` (tensor or array) as a float64 array ``(N, 784)`` for scikit-learn.
-
-    Introduced in the benchmark page (``book/one_class_benchmark``).
-    """
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    X = np.asarray(X, dtype=np.float64)
-    return X.reshape(len(X), -1)
-
-
-# --------------------------------------------------------------------------- shallow baselines
-def pca_reconstructions(X_train, X_test, *, n_components: int = 16, seed: int = 0) -> torch.Tensor:
-    """Project the test images on the ``n_components`` principal directions of the normal training images.
-
-    The linear counterpart of an autoencoder (scikit-learn's PCA); returns
-    the reconstructions with the shape of ``X_test``.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
-    """
-    from sklearn.decomposition import PCA
-
-    flat_train, flat_test = flatten(X_train), flatten(X_test)
-    pca = PCA(n_components=n_components, svd_solver="randomized", random_state=seed).fit(flat_train)
-    X_hat = pca.inverse_transform(pca.transform(flat_test))
-    return torch.from_numpy(X_hat).float().reshape(tuple(np.shape(X_test)))
-
-
-def pca_scores(X_train, X_test, *, n_components: int = 16, seed: int = 0) -> np.ndarray:
-    """PCA reconstruction error: mean squared distance of each test image to the normal subspace.
-
-    Introduced in the benchmark page (``book/one_class_benchmark``).
-    """
-    X_hat = pca_reconstructions(X_train, X_test, n_components=n_components, seed=seed)
-    return ((flatten(X_test) - flatten(X_hat)) ** 2).mean(axis=1)
+def _flat(X) -> np.ndarray:
+    """Images as float64 rows ``(N, 784)`` for scikit-learn."""
+    return X.detach().cpu().double().flatten(1).numpy()
 
 
 def ocsvm_scores(X_train, X_test, *, nu: float = 0.1, gamma="scale") -> np.ndarray:
@@ -164,69 +127,23 @@ def ocsvm_scores(X_train, X_test, *, nu: float = 0.1, gamma="scale") -> np.ndarr
     ``gamma="scale"`` is scikit-learn's ``1 / (n_features * X.var())``; no
     test labels are used to pick ``nu`` or ``gamma`` (Ruff et al. tuned theirs
     on a small labelled hold-out of the test set, which favours their row).
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     from sklearn.svm import OneClassSVM
 
-    model = OneClassSVM(kernel="rbf", nu=nu, gamma=gamma).fit(flatten(X_train))
-    return -model.score_samples(flatten(X_test))
+    model = OneClassSVM(kernel="rbf", nu=nu, gamma=gamma).fit(_flat(X_train))
+    return -model.score_samples(_flat(X_test))
 
 
 def isolation_forest_scores(X_train, X_test, *, n_estimators: int = 100, seed: int = 0) -> np.ndarray:
     """Isolation Forest on raw pixels: minus scikit-learn's score, so higher = more anomalous.
 
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     from sklearn.ensemble import IsolationForest
 
-    model = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(flatten(X_train))
-    return -model.score_samples(flatten(X_test))
-
-
-# --------------------------------------------------------------------------- our detector's score
-def _gaussian_kernel(sigma: float) -> torch.Tensor:
-    radius = max(1, math.ceil(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    g = g / g.sum()
-    return (g[:, None] * g[None, :]).view(1, 1, 2 * radius + 1, 2 * radius + 1)
-
-
-def smooth(X: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of a batch of images ``(N, 1, H, W)`` with standard deviation ``sigma`` pixels.
-
-    Zero padding (the background of MNIST is 0); ``sigma=0`` returns ``X``.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
-    """
-    if sigma < 0:
-        raise ValueError(f"sigma must be >= 0, got {sigma}")
-    if sigma == 0:
-        return X
-    kernel = _gaussian_kernel(sigma).to(X.device, X.dtype)
-    return torch.nn.functional.conv2d(X, kernel, padding=kernel.shape[-1] // 2)
-
-
-def smoothed_relative_errors(X, X_hat, *, sigma: float = 1.0, relative: bool = True) -> np.ndarray:
-    """Our detector's score: smoothed squared error, relative to the amount of ink.
-
-    ``mean((G * (X - X_hat))**2) / mean(X)`` per image, where ``G *`` is a
-    Gaussian blur of ``sigma`` pixels. The blur forgives a stroke drawn one
-    pixel off (its + and - errors cancel) but not a missing or an extra
-    stroke; dividing by the mean intensity judges the error against how much
-    there is to draw, so a thin "1" that a decoder of "8"s draws almost right
-    still scores high. ``sigma=0`` and ``relative=False`` switch each part off
-    (the plain per-pixel MSE when both are off).
-    Introduced in notebook 03 (``03_one_class_auc``); designed for the benchmark page
-    (``book/one_class_benchmark``).
-    """
-    X, X_hat = torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(X_hat, dtype=torch.float32)
-    if X.shape != X_hat.shape or X.dim() != 4:
-        raise ValueError(f"X and X_hat must be batches of the same shape (N, C, H, W), got {tuple(X.shape)} "
-                         f"and {tuple(X_hat.shape)}")
-    error = smooth(X - X_hat, sigma).pow(2).flatten(1).mean(1)
-    if relative:
-        error = error / X.flatten(1).mean(1).clamp_min(1e-6)
-    return error.numpy().astype(np.float64)
+    model = IsolationForest(n_estimators=n_estimators, random_state=seed).fit(_flat(X_train))
+    return -model.score_samples(_flat(X_test))
 
 
 # --------------------------------------------------------------------------- detectors of the benchmark
@@ -238,10 +155,11 @@ def train_autoencoder(model: Autoencoder, split: OneClassSplit, *, num_epochs: i
     Mean squared error, Adam, a one-cycle schedule; the held-out normal
     images are the validation set. The model trains on the device of its
     parameters (put it there before calling).
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     return fit(model, split.train_loader, split.valid_loader, num_epochs=num_epochs, lr=lr,
-               weight_decay=weight_decay, lr_schedule=lr_schedule, loss_fn=loss_fn, progress=progress)
+               optimizer=partial(torch.optim.Adam, weight_decay=weight_decay), lr_schedule=lr_schedule,
+               loss_fn=loss_fn, progress=progress)
 
 
 def _device(device):
@@ -252,9 +170,9 @@ def _autoencoder(model_class, split, seed, *, num_epochs, lr, latent_dim, sigma,
     set_seed(seed)
     model = model_class(latent_dim=latent_dim).to(_device(device))
     train_autoencoder(model, split, num_epochs=num_epochs, lr=lr)
-    _, X_hat = reconstruct(model, split.X_test)
+    X_hat = reconstruct(model, split.X_test)
     return {
-        "mse": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=False),
+        "mse": per_example_errors(split.X_test, X_hat),
         "smoothed": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=False),
         "relative": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=True),
         "best": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=True),
@@ -273,8 +191,8 @@ def _conv_ae(split, seed, **config):
 
 
 def _pca(split, seed, *, n_components, sigma):
-    X_hat = pca_reconstructions(split.X_train, split.X_test, n_components=n_components, seed=seed)
-    return {"pca": smoothed_relative_errors(split.X_test, X_hat, sigma=0, relative=False),
+    X_hat = pca_reconstruct(split.X_train, split.X_test, n_components, seed=seed)
+    return {"pca": per_example_errors(split.X_test, X_hat),
             "pca_best": smoothed_relative_errors(split.X_test, X_hat, sigma=sigma, relative=True)}
 
 
@@ -295,7 +213,7 @@ class Method:
     be scored several ways (the ablation rows share the model they score).
     ``kind`` is ``"shallow"`` or ``"autoencoder"``; ``quick`` overrides the
     settings for a ``--quick`` run.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
 
     name: str
@@ -347,7 +265,7 @@ def run_method(method: Method | str, split: OneClassSplit, *, quick: bool = Fals
     Each row holds ``digit, method, seed, auc, fit_seconds``; ``method`` is the
     output's name, and ``fit_seconds`` the wall time of training the model and
     scoring the test set (shared by the outputs of one model).
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     method = METHODS[method] if isinstance(method, str) else method
     settings = {**method.settings(quick), **overrides}
@@ -367,7 +285,7 @@ RESULT_COLUMNS = ("digit", "method", "seed", "auc", "fit_seconds")
 def check_results(results: pd.DataFrame) -> pd.DataFrame:
     """Validate a results table (one row per digit, method and seed) and return it sorted.
 
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     missing = [c for c in RESULT_COLUMNS if c not in results.columns]
     if missing:
@@ -392,7 +310,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Per method and digit: ``mean`` and ``std`` of the AUC over seeds, and ``n`` seeds.
 
     The standard deviation is the sample one (``ddof=1``); NaN for a single seed.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     results = check_results(results)
     summary = (results.groupby(["method", "digit"])["auc"].agg(["mean", "std", "count"])
@@ -409,7 +327,7 @@ def overall(results: pd.DataFrame) -> pd.DataFrame:
     ``std`` (sample std over seeds of the seed's mean over digits; only seeds
     that ran every digit count), ``n_seeds``, ``digits``, ``worst_digit`` and
     ``worst_auc``, ``fit_seconds`` (total) and ``runs``.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     results = check_results(results)
     rows = []
@@ -432,7 +350,7 @@ def overall(results: pd.DataFrame) -> pd.DataFrame:
 def timing(results: pd.DataFrame) -> pd.DataFrame:
     """Wall time per trained model (the rows one model produces share it): mean, max and total seconds.
 
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     results = check_results(results)
     rows = []
@@ -454,7 +372,7 @@ def load_published(path) -> pd.DataFrame:
     One row per (method, digit); ``digit`` is ``0``..``9`` or ``mean``. Every
     row must name its ``source`` (paper and table) and where it was read
     (``read_at``).
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     path = Path(path)
     table = pd.read_csv(path, dtype={"digit": str}, keep_default_na=False)
@@ -479,7 +397,7 @@ def published_table(published: pd.DataFrame) -> pd.DataFrame:
     """Published values as one row per method, columns ``0``..``9`` and ``mean``, strings in percent.
 
     A method published only as a mean shows blanks per digit.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     wide = published.pivot_table(index="method", columns="digit", values="auc_percent", aggfunc="first", sort=False)
     wide = wide.reindex(columns=_columns())
@@ -492,7 +410,7 @@ def results_table(results: pd.DataFrame, *, labels: bool = True) -> pd.DataFrame
     The ``mean`` column is the mean over digits, ± its spread over seeds
     (see :func:`overall`). With ``labels`` the rows are named by the methods'
     labels rather than their keys.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     summary, totals = summarize(results), overall(results).set_index("method")
 
@@ -521,7 +439,7 @@ def plot_one_class_benchmark(results: pd.DataFrame, published: pd.DataFrame | No
     present), with the published per-digit values of ``reference`` (dashed,
     quoted) when given. Right: the mean over digits of every measured row and
     of every quoted mean, as bars.
-    Introduced in the benchmark page (``book/one_class_benchmark``).
+    Used by the benchmark page (``benchmarks/one_class_benchmark``).
     """
     summary = summarize(results)
     totals = overall(results)
