@@ -1,31 +1,37 @@
 # The two commands of the README are `make book` and `make test`; both set up first.
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
+EDITION ?= instructor
 export VENV
 
-.PHONY: setup book test unit student-copies benchmarks clean
+.PHONY: setup book test unit student-copies set-repository grade benchmarks clean
 
 setup:
 	bash scripts/setup.sh
 
+# EDITION=student builds the student edition too (into _build/html-student), from the same executed notebooks.
 book: setup
-	bash scripts/build_book.sh
+	EDITION=$(EDITION) bash scripts/build_book.sh
 
-# Everything: unit tests, student copies, the browser test of the built site,
-# the benchmark smoke tests, and nbval over every notebook.
+# Everything: unit tests, student copies, both editions of the site in a browser, the benchmark
+# smoke tests, the notebook run alone in a folder, and nbval over every notebook.
 test: setup
 	$(PYTHON) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
-# The fast unit tests only (under two minutes on two cores).
+# The fast unit tests only (a few minutes on two cores).
 unit: setup
 	$(PYTHON) -m pytest tests -m "not slow" -p no:cacheprovider
 
 student-copies: setup
 	$(PYTHON) scripts/make_student_copies.py --out student
 
+# The one setting for the repository: make set-repository URL=https://github.com/<owner>/<repo>
+set-repository:
+	$(PYTHON) scripts/set_repository.py "$(URL)"
+
 benchmarks: setup
 	$(PYTHON) benchmarks/training_speed.py
 	$(PYTHON) benchmarks/one_class_mnist.py
 
 clean:
-	rm -rf _build student checkpoints
+	rm -rf _build student checkpoints grades

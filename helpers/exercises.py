@@ -38,6 +38,8 @@ __all__ = [
     "check_anomaly_scores",
     "check_latent_codes",
     "check_threshold",
+    "check_pca_components",
+    "check_upside_down",
     "check_roc_auc",
     "check_precision_at_prevalence",
     "check_knn_accuracy",
@@ -322,6 +324,83 @@ def check_anomaly_scores(score_fn: Callable, model: nn.Module | None = None,
     _ok(f"corrupted images score higher ({float(np.mean(scores[:k])):.4f} -> {float(np.mean(bad)):.4f} on average)")
 
 
+# ----------------------------------------------------------------------------- notebook 01: PCA components
+def _as_number(value, what: str) -> float:
+    """``value`` as a finite float; fails on anything else (a list, a string, NaN)."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        _fail(f"{what} should be a number, got {value!r}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        _fail(f"{what} should be a number, got {type(value).__name__}.")
+    if not math.isfinite(number):
+        _fail(f"{what} is {number}.")
+    return number
+
+
+def check_pca_components(pca_mse_by_k, k_match, ae_mse, pca_mse, ks=range(32, 257, 16)) -> None:
+    """Check Exercise 1.3: PCA's test MSE for ``k`` components, and the smallest ``k`` that matches the autoencoder.
+
+    ``pca_mse_by_k`` maps every ``k`` of ``ks`` to the test MSE per pixel of PCA
+    with its first ``k`` components (a dict or a pandas Series); ``k_match`` is
+    the smallest ``k`` whose MSE is at most ``ae_mse``, or ``None`` when none is.
+    ``pca_mse`` is the test MSE of PCA with ``ks[0]`` components computed
+    another way (the lesson's :func:`helpers.pca_reconstruct`): the student's
+    first entry must agree with it. More components never reconstruct worse,
+    so the errors must fall as ``k`` grows.
+    Introduced in notebook 01 (``01_dense_autoencoder``).
+    """
+    _require(pca_mse_by_k, "pca_mse_by_k")
+    _require(k_match, "k_match")
+    ks = [int(k) for k in ks]
+    if not hasattr(pca_mse_by_k, "items"):
+        _fail(f"pca_mse_by_k should map each k to its MSE (a dict), got {type(pca_mse_by_k).__name__}.",
+              "start with pca_mse_by_k = {} and set pca_mse_by_k[k] = mse inside the loop over k.")
+    try:
+        by_k = {int(k): v for k, v in pca_mse_by_k.items()}
+    except (TypeError, ValueError):
+        _fail("the keys of pca_mse_by_k should be the numbers of components k.")
+    missing, extra = sorted(set(ks) - set(by_k)), sorted(set(by_k) - set(ks))
+    if missing or extra:
+        _fail(f"pca_mse_by_k should have one entry per k in {ks[0]}, {ks[1]}, ..., {ks[-1]}; "
+              f"missing {missing}, unexpected {extra}.", f"loop over range({ks[0]}, {ks[-1] + 1}, {ks[1] - ks[0]}).")
+    mse = {k: _as_number(by_k[k], f"pca_mse_by_k[{k}]") for k in ks}
+    _ok(f"one test MSE for each of the {len(ks)} values of k")
+    first, reference = mse[ks[0]], _as_number(pca_mse, "pca_mse")
+    if not math.isclose(first, reference, rel_tol=2e-3):
+        hint = ("reconstruct each test row as mean + (x - mean) @ V[:k].T @ V[:k], then average the squared "
+                "difference with the test rows over all their pixels.")
+        if math.isclose(first, reference * 784, rel_tol=2e-3):
+            hint = "that is the sum over the 784 pixels: average over them instead (the MSE per pixel)."
+        elif math.isclose(first ** 2, reference, rel_tol=4e-3):
+            hint = "no square root: the MSE is the mean of the squared differences."
+        _fail(f"with k={ks[0]} your test MSE is {first:.5f}, but PCA-{ks[0]} in the lesson reaches {reference:.5f}.",
+              hint)
+    _ok(f"PCA-{ks[0]} agrees with the lesson's ({first:.5f})")
+    rising = [(a, b) for a, b in zip(ks, ks[1:]) if mse[b] > mse[a] * (1 + 1e-6)]
+    if rising:
+        a, b = rising[0]
+        _fail(f"the error grows from k={a} ({mse[a]:.5f}) to k={b} ({mse[b]:.5f}); more components never "
+              f"reconstruct worse.", "keep the first k components, V[:k] (they are sorted by the variance they "
+              "explain), and compute every MSE on the same test rows.")
+    _ok(f"the error falls as k grows: {mse[ks[0]]:.5f} (k={ks[0]}) -> {mse[ks[-1]]:.5f} (k={ks[-1]})")
+    target = _as_number(ae_mse, "ae_mse")
+    good = [k for k in ks if mse[k] <= target]
+    expected = min(good) if good else None
+    answer = None if k_match is None else _as_number(k_match, "k_match")
+    if answer != expected:
+        hint = "the smallest k whose MSE is at most the autoencoder's: min(k for k, v in ... if v <= ae_mse)."
+        if good and answer == max(good):
+            hint = "that is the largest k that matches: the question asks for the smallest."
+        elif answer is not None and answer in mse and mse[answer] > target:
+            hint = f"PCA-{answer:g} does not reach the autoencoder yet ({mse[answer]:.5f} > {target:.5f})."
+        _fail(f"k_match is {k_match!r}, expected {expected} (the autoencoder's test MSE is {target:.5f}).", hint)
+    if expected is None:
+        _ok(f"no k up to {ks[-1]} reaches the autoencoder's {target:.5f}: k_match is None")
+    else:
+        _ok(f"k_match = {expected}: the smallest k with a test MSE at most the autoencoder's {target:.5f}")
+
+
 # ----------------------------------------------------------------------------- latent codes
 def check_latent_codes(Z, n: int, dim: int) -> None:
     """Check a matrix of latent codes: ``n`` codes of size ``dim``, finite and not all alike.
@@ -386,6 +465,78 @@ def check_threshold(value, errors, k: float = 1.0) -> None:
         _fail(f"the threshold is {value:.6g}, expected mean + {k:g} std = {candidates[0]:.6g}.", hint)
     share = float((errors > value).mean())
     _ok(f"threshold {value:.6g} = mean + {k:g} std; {share:.1%} of the errors lie above it")
+
+
+# ----------------------------------------------------------------------------- notebook 02: upside-down digits
+def check_upside_down(upside_down_errors, flagged_by_label, model, X: torch.Tensor, y, threshold: float,
+                      n_checked: int = 256) -> None:
+    """Check Exercise 2.3: the scores of the digits ``X`` turned upside down, and the share flagged per label.
+
+    ``upside_down_errors`` holds one reconstruction error (the per-pixel MSE)
+    per image of ``X`` turned by 180 degrees (``torch.rot90(X, k=2, dims=(2, 3))``);
+    the first ``n_checked`` are recomputed with ``model``. ``flagged_by_label``
+    maps each label of ``y`` to the share of its upside-down digits whose
+    error lies above ``threshold`` (a pandas Series indexed by label, or a dict).
+    Prints the labels flagged least often.
+    Introduced in notebook 02 (``02_conv_autoencoder``).
+    """
+    _require(upside_down_errors, "upside_down_errors")
+    _require(flagged_by_label, "flagged_by_label")
+    errors = _as_float_array(upside_down_errors, "upside_down_errors")
+    if errors.shape != (len(X),):
+        _fail(f"expected one error per digit, shape ({len(X)},), got shape {_shape(errors.shape)}.",
+              "score every turned digit with helpers.reconstruction_errors(model, X_turned).")
+    if not np.isfinite(errors).all():
+        _fail("some errors are NaN or infinite.")
+    _ok(f"one error per digit ({len(errors)})")
+    sample = X[:n_checked]
+    expected = reconstruction_errors(model, torch.rot90(sample, k=2, dims=(2, 3)))
+    if not np.allclose(errors[:len(sample)], expected, rtol=1e-4, atol=1e-7):
+        hint = "turn the digits with torch.rot90(X, k=2, dims=(2, 3)) and score them with helpers.reconstruction_errors."
+        quarter = "that is a quarter turn (k=1 or k=3): two quarter turns make 180 degrees, k=2."
+        others = [("these are the scores of the upright digits: turn them first.", sample),
+                  (quarter, torch.rot90(sample, k=1, dims=(2, 3))),
+                  (quarter, torch.rot90(sample, k=3, dims=(2, 3))),
+                  ("that is a mirror image (torch.flip): turn the digits with torch.rot90 and k=2 instead.",
+                   torch.flip(sample, dims=(2,)))]
+        for message, images in others:
+            if np.allclose(errors[:len(sample)], reconstruction_errors(model, images), rtol=1e-4, atol=1e-7):
+                hint = message
+                break
+        _fail(f"the first errors are {np.round(errors[:3], 5).tolist()}, expected {np.round(expected[:3], 5).tolist()} "
+              f"for the digits turned by 180 degrees.", hint)
+    _ok("the errors are those of the digits turned by 180 degrees")
+    if not hasattr(flagged_by_label, "items"):
+        _fail(f"flagged_by_label should map each label to a share (a pandas Series or a dict), "
+              f"got {type(flagged_by_label).__name__}.",
+              "pd.Series(upside_down_errors > threshold).groupby(labels).mean()")
+    shares = {}
+    for label, value in flagged_by_label.items():
+        try:
+            shares[int(label)] = _as_number(value, f"the share for label {label}")
+        except (TypeError, ValueError):
+            _fail(f"the keys of flagged_by_label should be the labels, got {label!r}.")
+    labels = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(int)
+    flags = errors > float(threshold)
+    expected_shares = {int(c): float(flags[labels == c].mean()) for c in np.unique(labels)}
+    if sorted(shares) != sorted(expected_shares):
+        _fail(f"flagged_by_label should have one entry per label {sorted(expected_shares)}, got {sorted(shares)}.",
+              "group the flags by the labels of the same digits: .groupby(y.numpy()).")
+    wrong = [c for c in expected_shares if not math.isclose(shares[c], expected_shares[c], abs_tol=1e-6)]
+    if wrong:
+        c = wrong[0]
+        hint = "the share of a label is the mean of its True/False flags, errors > threshold."
+        if all(math.isclose(shares[d], flags[labels == d].sum(), abs_tol=1e-6) for d in expected_shares):
+            hint = "those are counts: divide by the number of digits of each label (use .mean(), not .sum())."
+        elif all(math.isclose(shares[d], 1 - expected_shares[d], abs_tol=1e-6) for d in expected_shares):
+            hint = "those are the shares below the threshold: flagged means a score above it (>)."
+        elif all(math.isclose(shares[d], flags[labels == d].sum() / len(flags), abs_tol=1e-6) for d in expected_shares):
+            hint = "divide by the number of digits of each label, not by all the digits."
+        _fail(f"label {c}: your share is {shares[c]:.4f}, expected {expected_shares[c]:.4f} "
+              f"({int(flags[labels == c].sum())} of {int((labels == c).sum())} digits above the threshold).", hint)
+    least = sorted(expected_shares, key=expected_shares.get)[:3]
+    _ok("the shares flagged per label; least often flagged: "
+        + ", ".join(f"{c} ({expected_shares[c]:.0%})" for c in least))
 
 
 # ----------------------------------------------------------------------------- ROC AUC by counting pairs

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Build the course book (jupyter-book 1.x) from the repository root into _build/html.
+# Build the course book (jupyter-book 1.x) from the repository root.
 #
-#   bash scripts/build_book.sh                # incremental: unchanged notebooks come from the cache
-#   bash scripts/build_book.sh --all          # rewrite every page (still uses the execution cache)
+#   bash scripts/build_book.sh                     # the instructor edition, into _build/html
+#   EDITION=student bash scripts/build_book.sh     # then the student edition, into _build/html-student
+#   bash scripts/build_book.sh --all               # rewrite every page (still uses the execution cache)
 #   VENV=/path/to/venv bash scripts/build_book.sh
+#
+# The instructor edition shows the solutions collapsed. The student edition replaces them by
+# the stubs of the student copies; it is built from the instructor build's executed notebooks
+# (scripts/build_student_edition.py), so nothing is trained twice.
 #
 # Notebooks are executed (cached in _build/.jupyter_cache) as _config.yml says.
 # Every Sphinx warning is an error (-W), but the build keeps going (--keep-going) so
@@ -15,6 +20,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
+EDITION=${EDITION:-instructor}
+case "$EDITION" in
+    instructor|student) ;;
+    *) echo "build_book.sh: EDITION must be instructor or student, got '$EDITION'" >&2; exit 2 ;;
+esac
 JB="$VENV/bin/jupyter-book"
 if [ ! -x "$JB" ]; then
     echo "build_book.sh: $JB not found; run scripts/setup.sh (or set VENV=...) first" >&2
@@ -39,4 +49,7 @@ if [ "$status" -ne 0 ]; then
     grep -E "WARNING|ERROR|CRITICAL|Exception|Error:" "$log" | grep -v "IPKernelApp\] WARNING" | sed 's/^/   /' || true
     exit "$status"
 fi
-echo "== build_book.sh: OK, the book is in _build/html (open _build/html/index.html)"
+echo "== build_book.sh: OK, the instructor edition is in _build/html (open _build/html/index.html)"
+if [ "$EDITION" = student ]; then
+    "$VENV/bin/python" scripts/build_student_edition.py
+fi

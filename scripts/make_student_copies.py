@@ -150,10 +150,13 @@ def stub(source: str, label: str) -> str:
     return "\n".join(out)
 
 
-def student_copy(nb, number: str | None = None):
+def student_copy(nb, number: str | None = None, keep_outputs: bool = False):
     """A student copy of notebook ``nb`` (a new object; ``nb`` is not changed).
 
-    ``number`` (e.g. ``"1"``) labels exercises whose heading has no number.
+    ``number`` (e.g. ``"1"``) labels exercises whose heading has no number. With
+    ``keep_outputs`` (an executed notebook, for the book's student edition) the
+    lesson cells keep their outputs; a solution's outputs go with its code, and a
+    check's (which report on the solution) with it.
     """
     nb = nbformat.from_dict(nb)  # a deep copy
     label, count = None, 0
@@ -173,7 +176,10 @@ def student_copy(nb, number: str | None = None):
                 jupyter.pop("source_hidden", None)
                 if "jupyter" in cell.metadata and not jupyter:
                     del cell.metadata["jupyter"]
-    strip(nb)
+            if keep_outputs and ("solution" in t or "check" in t):
+                cell.outputs, cell.execution_count = [], None
+    if not keep_outputs:
+        strip(nb)
     return nb
 
 

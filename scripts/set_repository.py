@@ -20,7 +20,6 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "_config.yml"
 NOTEBOOK_GLOBS = ("notebooks/*.ipynb",)
 SETUP_MARK = "# Setup: makes this notebook run anywhere"
 URL_LINE = re.compile(r'^COURSE_REPOSITORY = "(?P<url>[^"]*)"', re.M)
@@ -50,8 +49,8 @@ print(helpers.describe_environment())
 %matplotlib inline'''
 
 
-def notebooks() -> list[Path]:
-    return sorted(p for pattern in NOTEBOOK_GLOBS for p in ROOT.glob(pattern))
+def notebooks(root: Path = ROOT) -> list[Path]:
+    return sorted(p for pattern in NOTEBOOK_GLOBS for p in root.glob(pattern))
 
 
 def setup_cell_index(nb) -> int | None:
@@ -62,10 +61,10 @@ def setup_cell_index(nb) -> int | None:
     return None
 
 
-def config_url() -> str:
-    match = CONFIG_URL.search(CONFIG.read_text())
+def config_url(root: Path = ROOT) -> str:
+    match = CONFIG_URL.search((root / "_config.yml").read_text())
     if match is None:
-        raise SystemExit(f"{CONFIG}: no `repository:` section with a quoted `url:` line")
+        raise SystemExit(f"{root / '_config.yml'}: no `repository:` section with a quoted `url:` line")
     return match["url"]
 
 
@@ -76,11 +75,11 @@ def notebook_url(path: Path) -> str | None:
     return match["url"] if match else None
 
 
-def set_url(url: str) -> None:
-    text = CONFIG.read_text()
-    config_url()  # fails clearly when the section is missing
-    CONFIG.write_text(CONFIG_URL.sub(lambda m: f'{m["head"]}"{url}"', text, count=1))
-    for path in notebooks():
+def set_url(url: str, root: Path = ROOT) -> None:
+    config = root / "_config.yml"
+    config_url(root)  # fails clearly when the section is missing
+    config.write_text(CONFIG_URL.sub(lambda m: f'{m["head"]}"{url}"', config.read_text(), count=1))
+    for path in notebooks(root):
         nb = nbformat.read(path, as_version=4)
         cell = nbformat.v4.new_code_cell(SETUP_CELL.format(url=url))
         index = setup_cell_index(nb)
@@ -94,16 +93,16 @@ def set_url(url: str) -> None:
         nbformat.write(nb, path)
 
 
-def disagreements() -> list[str]:
-    url = config_url()
+def disagreements(root: Path = ROOT) -> list[str]:
+    url = config_url(root)
     wrong = []
-    for path in notebooks():
+    for path in notebooks(root):
         nb = nbformat.read(path, as_version=4)
         index = setup_cell_index(nb)
         if index is None:
-            wrong.append(f"{path.relative_to(ROOT)}: its first code cell is not the setup cell")
+            wrong.append(f"{path.relative_to(root)}: its first code cell is not the setup cell")
         elif nb.cells[index].source != SETUP_CELL.format(url=url):
-            wrong.append(f"{path.relative_to(ROOT)}: the setup cell differs from the one for {url!r} "
+            wrong.append(f"{path.relative_to(root)}: the setup cell differs from the one for {url!r} "
                          f"(it names {notebook_url(path)!r})")
     return wrong
 
@@ -113,19 +112,20 @@ def main(argv=None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("url", nargs="?", help="https://github.com/<owner>/<repo>, or \"\" to unset it")
     parser.add_argument("--check", action="store_true", help="exit 1 unless _config.yml and the notebooks agree")
+    parser.add_argument("--root", type=Path, default=ROOT, help="the course folder (default: this checkout)")
     args = parser.parse_args(argv)
     if args.check == (args.url is not None):
         parser.error("give a URL, or --check")
     if args.check:
-        wrong = disagreements()
+        wrong = disagreements(args.root)
         for line in wrong:
             print(line, file=sys.stderr)
         return 1 if wrong else 0
     url = args.url.strip().rstrip("/")
     if url and not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url):
         parser.error(f"expected https://github.com/<owner>/<repo> (Colab opens GitHub notebooks), got {url!r}")
-    set_url(url)
-    print(f"repository URL {'set to ' + url if url else 'unset'} in {CONFIG.name} and {len(notebooks())} notebooks")
+    set_url(url, args.root)
+    print(f"repository URL {'set to ' + url if url else 'unset'} in _config.yml and {len(notebooks(args.root))} notebooks")
     return 0
 
 

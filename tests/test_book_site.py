@@ -1,27 +1,35 @@
-"""The built book, in a real browser (Debian's chromium through playwright), served from localhost.
+"""The built book, both editions, in a real browser (Debian's chromium through playwright), served from localhost.
 
-    .venv/bin/python -m pytest -m slow tests/test_book_site.py          # builds the book first
-    COURSE_REUSE_BUILD=1 .venv/bin/python -m pytest tests/test_book_site.py   # test _build/html as it is
+    .venv/bin/python -m pytest -m slow tests/test_book_site.py          # builds both editions first
+    COURSE_REUSE_BUILD=1 .venv/bin/python -m pytest tests/test_book_site.py   # test the builds as they are
 
-The browser tests are marked slow; two fast tests check the book's Sphinx
-extension (book/_ext/course_book.py) on its own. By default the book is built with ``scripts/build_book.sh`` (which fails on any
-warning); ``COURSE_REUSE_BUILD=1`` tests an existing ``_build/html`` instead.
-``COURSE_CHROMIUM`` overrides the browser (default: ``chromium`` on the PATH).
-Without chromium the test fails and says how to install it.
+The browser tests are marked slow; fast tests check the book's Sphinx extension
+(book/_ext/course_book.py) on its own. By default the instructor edition is built
+with ``scripts/build_book.sh`` (which fails on any warning) into ``_build/html``,
+then the student edition with ``scripts/build_student_edition.py`` from the same
+executed notebooks into ``_build/html-student``, with a test repository URL so
+that its launch buttons are on. ``COURSE_REUSE_BUILD=1`` tests existing builds
+instead. ``COURSE_CHROMIUM`` overrides the browser (default: ``chromium`` on the
+PATH). Without chromium the test fails and says how to install it.
 
-Checked: every page of the table of contents loads with its images; the search
-page finds "autoencoder"; solutions start collapsed and open on a click; no
-internal link (``href``/``src`` of every page reachable from the landing page)
-is broken, on disk or over HTTP; no page carries widget JavaScript, a stderr
-block or a traceback; the launch buttons appear exactly when a repository URL
-is configured. A screenshot of the first lesson is saved in
-``_build/html/_screenshots/``.
+Checked, on each edition: every page of the table of contents loads with its
+images; the search page finds "autoencoder"; no internal link (``href``/``src``
+of every page reachable from the landing page) is broken, on disk or over HTTP;
+no page carries widget JavaScript, a stderr block or a traceback; no page says
+how the course was made; the launch buttons appear exactly when a repository URL
+is configured. The instructor edition's solutions start collapsed and open on a
+click; the student edition holds no line of any solution in its HTML, its
+search index or its downloadable notebooks, and its Colab button opens the
+student branch. A screenshot of the first lesson is saved in
+``<build>/_screenshots/``.
 """
 from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -31,12 +39,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
+import sys
+
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
-SCREENSHOTS = HTML / "_screenshots"
+BUILDS = {"instructor": ROOT / "_build" / "html", "student": ROOT / "_build" / "html-student"}
+# The student edition is built with launch buttons on, pointing at a repository that only has to look real.
+TEST_REPOSITORY = "https://github.com/example-org/autoencoder-course"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -80,9 +91,16 @@ def notebook_pages() -> list[str]:
     return [p for p in toc_pages() if (ROOT / p).with_suffix(".ipynb").exists()]
 
 
-def repository_url() -> str:
+def repository_url(edition: str) -> str:
+    if edition == "student":
+        return TEST_REPOSITORY
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     return ((config.get("repository") or {}).get("url") or "").strip()
+
+
+def build(command: list[str], what: str) -> None:
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+    assert result.returncode == 0, f"the {what} build failed:\n" + (result.stdout + result.stderr)[-8000:]
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -92,14 +110,25 @@ def browser_path():
 
 
 @pytest.fixture(scope="module")
-def site(browser_path):
-    if os.environ.get("COURSE_REUSE_BUILD") == "1":
-        assert (HTML / "index.html").exists(), "COURSE_REUSE_BUILD=1 but there is no _build/html/index.html"
-    else:
-        result = subprocess.run(["bash", "scripts/build_book.sh"], cwd=ROOT, capture_output=True, text=True,
-                                timeout=BUILD_TIMEOUT)
-        assert result.returncode == 0, "the book build failed:\n" + (result.stdout + result.stderr)[-8000:]
-    return HTML
+def built(browser_path):
+    """Both editions, built once: the student edition reuses the instructor build's executed notebooks."""
+    if os.environ.get("COURSE_REUSE_BUILD") != "1":
+        build(["bash", "scripts/build_book.sh"], "instructor edition")
+        build([sys.executable, "scripts/build_student_edition.py", "--repository-url", TEST_REPOSITORY],
+              "student edition")
+    for edition, html in BUILDS.items():
+        assert (html / "index.html").exists(), f"no {edition} edition at {html}"
+    return BUILDS
+
+
+@pytest.fixture(scope="module", params=list(BUILDS))
+def edition(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def site(built, edition):
+    return built[edition]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -172,29 +201,6 @@ def _course_book():
     return module
 
 
-def _tqdm_state(left="training:\u2007100%", value=24.0, right="\u200724/24\u2007[00:08&lt;00:00]",
-                visibility=None):
-    """Widget state as ipywidgets 8 saves it for one tqdm.notebook bar (model ids shortened)."""
-    return {
-        "box": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"],
-                                                     "layout": "IPY_MODEL_lay"}},
-        "lay": {"model_name": "LayoutModel", "state": {"visibility": visibility, "display": None}},
-        "l": {"model_name": "HTMLModel", "state": {"value": left}},
-        "p": {"model_name": "FloatProgressModel", "state": {"value": value, "min": 0.0, "max": 24.0}},
-        "r": {"model_name": "HTMLModel", "state": {"value": right}},
-    }
-
-
-def test_tqdm_widget_becomes_its_final_line():
-    cb = _course_book()
-    assert cb.tqdm_text("box", _tqdm_state()) == "training: 100%|██████████| 24/24 [00:08<00:00]"
-    assert cb.tqdm_text("box", _tqdm_state(left="x: 50%", value=12.0)).startswith("x: 50%|█████     |")
-    assert cb._hidden("box", _tqdm_state(visibility="hidden"))
-    assert not cb._hidden("box", _tqdm_state())
-    slider = {"s": {"model_name": "IntSliderModel", "state": {"value": 3}}}
-    assert cb.tqdm_text("s", slider) is None  # any other widget is reported, not rendered
-
-
 class _Config:
     def __init__(self, **theme_options):
         self.html_theme_options = theme_options
@@ -252,7 +258,7 @@ def test_every_page_loads_with_its_images(browser, server):
 
 
 @pytest.mark.slow
-def test_notebook_pages_are_clean_and_have_reader_features(browser, server, site):
+def test_notebook_pages_are_clean_and_have_reader_features(browser, server, site, edition):
     pages = notebook_pages()
     assert pages, "no notebook page in _toc.yml exists"
     problems = []
@@ -275,9 +281,9 @@ def test_notebook_pages_are_clean_and_have_reader_features(browser, server, site
                 problems.append(f"{rel}: the .ipynb download is broken")
         page.wait_for_selector("button.copybtn", state="attached", timeout=15_000)
         launch = page.locator("a[href*='colab.research.google.com'], a[href*='mybinder.org']").count()
-        if repository_url() and launch == 0:
+        if repository_url(edition) and launch == 0:
             problems.append(f"{rel}: a repository URL is set but there is no launch button")
-        if not repository_url() and launch:
+        if not repository_url(edition) and launch:
             problems.append(f"{rel}: launch buttons without a repository URL (they cannot work)")
         page.close()
     assert problems == []
@@ -292,7 +298,9 @@ def test_search_finds_autoencoder(browser, server):
 
 
 @pytest.mark.slow
-def test_solutions_start_collapsed_and_open_on_click(browser, server):
+def test_solutions_start_collapsed_and_open_on_click(browser, server, edition):
+    if edition == "student":
+        return  # the student edition has no solution to open: see test_the_student_edition_holds_no_solution
     seen = 0
     for rel in notebook_pages():
         page = open_page(browser, server + rel)
@@ -377,11 +385,96 @@ def test_no_request_leaves_the_machine_except_mathjax(browser, server):
 
 
 @pytest.mark.slow
-def test_screenshot_of_a_lesson(browser, server):
+def test_screenshot_of_a_lesson(browser, server, site):
     rel = notebook_pages()[0]
     page = open_page(browser, server + rel)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    target = SCREENSHOTS / (Path(rel).stem + ".png")
+    screenshots = site / "_screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+    target = screenshots / (Path(rel).stem + ".png")
     page.screenshot(path=str(target), full_page=False)
     page.close()
     assert target.stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------- editions and words (slow)
+# Words that describe how the course was made rather than autoencoders; none belongs in the book.
+MAKING_OF = re.compile(r"\b(issues?|tracker|workplace|sessions?|as the task)\b", re.I)
+
+
+def _page_text(html: str) -> str:
+    """The readable text of a page's article (theme chrome and scripts left out)."""
+    article = re.search(r"<article[^>]*>(.*)</article>", html, re.S)
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", article.group(1) if article else "", flags=re.S)
+    return re.sub(r"<[^>]+>", " ", text)
+
+
+@pytest.mark.slow
+def test_no_page_speaks_of_how_the_course_was_made(site):
+    found = []
+    for rel in toc_pages():
+        for match in MAKING_OF.finditer(_page_text((site / rel).read_text(encoding="utf-8"))):
+            found.append(f"{rel}: ...{match.string[max(0, match.start() - 60):match.end() + 60]!r}...")
+    assert found == []
+
+
+def _solution_lines() -> dict[str, list[str]]:
+    """Per notebook page, the lines of its solutions that the student copy does not keep."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_student_copies import student_copy, tags
+
+    lines = {}
+    for rel in notebook_pages():
+        nb = nbformat.read(ROOT / Path(rel).with_suffix(".ipynb"), as_version=4)
+        copy = student_copy(nb)
+        kept = {line.strip() for cell in copy.cells for line in cell.source.splitlines()}
+        lines[rel] = sorted({line.strip() for cell in nb.cells if "solution" in tags(cell)
+                             for line in cell.source.splitlines()
+                             if len(line.strip()) >= 12 and line.strip() not in kept})
+    return lines
+
+
+@pytest.mark.slow
+def test_the_student_edition_holds_no_solution(built):
+    site = built["student"]
+    everything = [site / rel for rel in notebook_pages()]
+    everything += [site / "searchindex.js"] + sorted((site / "_sources").rglob("*.ipynb"))
+    texts = {path: path.read_text(encoding="utf-8", errors="replace") for path in everything}
+    # the notebooks' JSON escapes quotes: compare with their cell sources, not their raw text
+    for path in texts:
+        if path.suffix == ".ipynb":
+            texts[path] = "\n".join("".join(c["source"]) for c in json.loads(texts[path])["cells"])
+    import html as html_lib
+
+    leaks = []
+    solution_lines = _solution_lines()
+    assert sum(map(len, solution_lines.values())) > 20, "too few solution lines found: is the test looking?"
+    for rel, lines in solution_lines.items():
+        for line in lines:
+            for path, text in texts.items():
+                if line in text or html_lib.escape(line) in text or html_lib.escape(line, quote=False) in text:
+                    leaks.append(f"{path.relative_to(site)} holds a line of a solution of {rel}: {line!r}")
+    assert leaks == []
+    with_exercises = [rel for rel, lines in solution_lines.items() if lines]
+    for rel in with_exercises:  # the download is the student copy: stubs where the solutions were
+        download = site / "_sources" / Path(rel).with_suffix(".ipynb")
+        assert "NotImplementedError" in texts[download], f"{download.relative_to(site)} has no exercise stub"
+
+
+@pytest.mark.slow
+def test_the_student_colab_button_opens_the_student_branch(browser, built):
+    handler = functools.partial(_QuietHandler, directory=str(built["student"]))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rel = notebook_pages()[0]
+        page = open_page(browser, f"http://127.0.0.1:{httpd.server_address[1]}/{rel}")
+        colab = page.locator("a[href*='colab.research.google.com']").first.get_attribute("href")
+        page.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    owner_repo = TEST_REPOSITORY.removeprefix("https://github.com/")
+    assert colab == f"https://colab.research.google.com/github/{owner_repo}/blob/student/{Path(rel).with_suffix('.ipynb')}"

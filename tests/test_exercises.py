@@ -329,6 +329,142 @@ def test_threshold_must_be_one_number():
         check_threshold(errors.mean(0) + errors.std(0), errors)
 
 
+# --- notebook 01: how many principal components match the autoencoder (Exercise 1.3) -----------
+
+import pandas as pd  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
+
+from helpers import pca_reconstruct, per_example_errors  # noqa: E402
+from helpers.exercises import check_pca_components  # noqa: E402
+
+PCA_KS = range(2, 11, 2)
+
+
+@pytest.fixture(scope="module")
+def pca_rows():
+    """Rows with a decaying spectrum, the answer of Exercise 1.3 on them, and PCA-2 from the helper."""
+    rng = np.random.default_rng(0)
+    scales = 0.8 ** np.arange(20)
+    X_fit, X = 1 + rng.normal(size=(300, 20)) * scales, 1 + rng.normal(size=(100, 20)) * scales   # a mean far from 0
+    pca = PCA(random_state=0).fit(X_fit)
+    V, mean = pca.components_, pca.mean_
+
+    def mse_by_k(center=True, reduce=np.mean):
+        out = {}
+        for k in PCA_KS:
+            rows = ((X - mean) @ V[:k].T) @ V[:k] + (mean if center else 0)
+            out[k] = float(reduce((rows - X) ** 2) if reduce is np.mean else reduce((rows - X) ** 2, axis=1).mean())
+        return out
+
+    right = mse_by_k()
+    pca_mse = per_example_errors(X, pca_reconstruct(X_fit, X, PCA_KS[0])).mean()
+    ae_mse = (right[6] + right[4]) / 2   # PCA-6 is the first to reach it
+    return right, mse_by_k, ae_mse, pca_mse
+
+
+def test_pca_components_accepts_the_answer(pca_rows, capsys):
+    right, _, ae_mse, pca_mse = pca_rows
+    check_pca_components(right, 6, ae_mse, pca_mse, ks=PCA_KS)
+    check_pca_components(pd.Series(right), np.int64(6), ae_mse, pca_mse, ks=PCA_KS)   # a Series, a numpy int
+    check_pca_components(right, None, right[PCA_KS[-1]] / 2, pca_mse, ks=PCA_KS)     # none is good enough
+    out = capsys.readouterr().out
+    assert "✓ k_match = 6" in out and "k_match is None" in out
+
+
+def test_pca_components_fails_on_wrong_answers(pca_rows):
+    right, mse_by_k, ae_mse, pca_mse = pca_rows
+    wrongs = [
+        (mse_by_k(center=False), 6, "lesson reaches"),                          # the mean is never added back
+        (mse_by_k(reduce=np.sum), 6, "sum over the 784 pixels|lesson reaches"),  # summed, not averaged
+        ({k: v for k, v in right.items() if k != 10}, 6, r"missing \[10\]"),
+        ({**right, 8: right[4]}, 6, "the error grows"),
+        (right, 10, "largest k"),
+        (right, 4, "does not reach"),
+        (right, None, "expected 6"),
+        (list(right.values()), 6, "a dict"),
+    ]
+    for by_k, k_match, pattern in wrongs:
+        with pytest.raises(ExerciseCheckError, match=pattern):
+            check_pca_components(by_k, k_match, ae_mse, pca_mse, ks=PCA_KS)
+
+
+def test_pca_components_lets_a_stub_through(pca_rows):
+    right, _, ae_mse, pca_mse = pca_rows
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_pca_components(NotImplemented, NotImplemented, ae_mse, pca_mse, ks=PCA_KS)
+    with pytest.raises(NotImplementedError):
+        check_pca_components(right, NotImplemented, ae_mse, pca_mse, ks=PCA_KS)
+
+
+# --- notebook 02: digits turned upside down (Exercise 2.3) ------------------------------------
+
+from helpers.exercises import check_upside_down  # noqa: E402
+
+
+class TopLeftQuarter(nn.Module):
+    """Reconstructs the top-left quarter of an image and nothing else: its error depends on the orientation."""
+
+    def __init__(self):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(()))   # reconstruct() finds the device through it
+
+    def forward(self, X):
+        X_hat = torch.zeros_like(X)
+        h, w = X.shape[-2] // 2, X.shape[-1] // 2
+        X_hat[..., :h, :w] = X[..., :h, :w]
+        return X_hat
+
+
+@pytest.fixture(scope="module")
+def turned():
+    X = torch.rand(60, 1, 28, 28) ** 4
+    y = torch.arange(60) % 4
+    model = TopLeftQuarter()
+    errors = reconstruction_errors(model, torch.rot90(X, k=2, dims=(2, 3)))
+    threshold = float(np.median(errors))
+    return model, X, y, errors, threshold
+
+
+def test_upside_down_accepts_the_answer(turned, capsys):
+    model, X, y, errors, threshold = turned
+    shares = pd.Series(errors > threshold).groupby(y.numpy()).mean()
+    check_upside_down(errors, shares, model, X, y, threshold, n_checked=20)
+    check_upside_down(torch.from_numpy(errors), shares.to_dict(), model, X, y, threshold)   # a tensor, a dict
+    assert "least often flagged" in capsys.readouterr().out
+
+
+def test_upside_down_fails_on_wrong_answers(turned):
+    model, X, y, errors, threshold = turned
+    shares = pd.Series(errors > threshold).groupby(y.numpy()).mean()
+    flags = pd.Series(errors > threshold)
+    wrong_errors = [
+        (reconstruction_errors(model, X), "upright"),
+        (reconstruction_errors(model, torch.rot90(X, k=1, dims=(2, 3))), "quarter turn"),
+        (reconstruction_errors(model, torch.rot90(X, k=3, dims=(2, 3))), "quarter turn"),
+        (reconstruction_errors(model, torch.flip(X, dims=(2,))), "mirror"),
+        (errors[:30], "one error per digit"),
+    ]
+    for wrong, pattern in wrong_errors:
+        with pytest.raises(ExerciseCheckError, match=pattern):
+            check_upside_down(wrong, shares, model, X, y, threshold)
+    wrong_shares = [
+        (flags.groupby(y.numpy()).sum(), "counts"),
+        (1 - shares, "below the threshold"),
+        (flags.groupby(y.numpy()).sum() / len(flags), "not by all the digits"),
+        (shares.drop(3), "one entry per label"),
+        (float(flags.mean()), "a pandas Series or a dict"),
+    ]
+    for wrong, pattern in wrong_shares:
+        with pytest.raises(ExerciseCheckError, match=pattern):
+            check_upside_down(errors, wrong, model, X, y, threshold)
+
+
+def test_upside_down_lets_a_stub_through(turned):
+    model, X, y, errors, threshold = turned
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_upside_down(NotImplemented, NotImplemented, model, X, y, threshold)
+
+
 # --- notebook 03: AUC by counting pairs, precision at a prevalence -----------------------------
 
 from helpers.exercises import check_precision_at_prevalence, check_roc_auc  # noqa: E402
