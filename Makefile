@@ -32,6 +32,12 @@ set-repository:
 benchmarks: setup
 	$(PYTHON) benchmarks/training_speed.py
 	$(PYTHON) benchmarks/one_class_mnist.py
+	$(PYTHON) benchmarks/odds_optdigits.py
+
+# Grade handed-in notebooks: SUBMISSIONS/<student>/<NN_name>.ipynb -> grades/grades.csv and one summary per student.
+grade: setup
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR  (DIR/<student>/<NN_name>.ipynb)"; exit 2; }
+	$(PYTHON) scripts/grade.py "$(SUBMISSIONS)" --out grades
 
 clean:
 	rm -rf _build student checkpoints grades

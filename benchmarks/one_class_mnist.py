@@ -2,19 +2,23 @@
 
 For each normal digit d, seed s and method m: train on the training-set images
 of d only, score the 10,000 test images, and record the ROC AUC with "not d" as
-the anomaly. Writes, into --out (default benchmarks/results/):
+the anomaly. Every model also scores the validation set of its split (the
+held-out normal images of d and synthetic anomalies made from them, see
+one_class.synthetic_anomalies): the figures the detector was chosen on.
+Writes, into --out (default benchmarks/results/):
 
 - one_class_mnist.csv: one row per digit, seed and scored output (digit, method, seed, auc,
-  fit_seconds); a trained model may be scored several ways (the ablation rows share it);
+  fit_seconds, then the validation AUCs valid_auc and valid_<family>); a trained model may be
+  scored several ways (the ablation rows share it);
 - one_class_mnist.json: how the CSV was made (command, date, machine, load,
   settings, total wall time);
 - one_class_mnist.png: the summary figure, beside the quoted published values;
 
 and prints the per-digit means and the overall mean per method.
 
-    python benchmarks/one_class_mnist.py                 # full run: 3 seeds x 10 digits x 5 models
+    OMP_NUM_THREADS=1 python benchmarks/one_class_mnist.py   # full run: 3 seeds x 10 digits x every model
     python benchmarks/one_class_mnist.py --quick         # 1 seed, few epochs: checks that it works
-    python benchmarks/one_class_mnist.py --digits 2 8 --seeds 0 --methods conv_ae --out /tmp/oc
+    python benchmarks/one_class_mnist.py --digits 2 8 --seeds 0 --methods detector --out /tmp/oc
 """
 from __future__ import annotations
 
@@ -23,7 +27,6 @@ import datetime as dt
 import json
 import multiprocessing
 import os
-import platform
 import shlex
 import sys
 import time
@@ -35,13 +38,15 @@ from tqdm import tqdm
 
 import helpers
 import one_class as oc  # beside this script
+from run_info import load_average, machine  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = list(oc.RESULT_COLUMNS + oc.VALID_COLUMNS)
 
 CSV_NAME = "one_class_mnist.csv"
 META_NAME = "one_class_mnist.json"
 FIGURE_NAME = "one_class_mnist.png"
-PUBLISHED = ROOT / "benchmarks" / "published_one_class.csv"
+PUBLISHED = oc.PUBLISHED_CSV
 FULL_SEEDS = (0, 1, 2)
 
 
@@ -53,9 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--digits", type=int, nargs="+", default=list(oc.DIGITS), help="normal digits to run")
     parser.add_argument("--seeds", type=int, nargs="+", default=None,
                         help=f"seeds (default {list(FULL_SEEDS)}, or [0] with --quick)")
-    parser.add_argument("--methods", nargs="+", default=list(oc.METHODS), choices=list(oc.METHODS),
-                        help="models to train (each reports the rows listed in one_class.METHODS)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="output folder")
+    parser.add_argument("--methods", nargs="+", default=oc.default_methods(), choices=list(oc.METHODS),
+                        help="models to train (each reports the rows listed in one_class.METHODS; "
+                             "default: all, the VAE when benchmarks/one_class_vae.py is there)")
+    parser.add_argument("--out", type=Path, default=oc.RESULTS_DIR, help="output folder")
     parser.add_argument("--data", type=Path, default=helpers.data_dir(), help="folder holding MNIST/raw")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes running the (digit, seed, method) runs in parallel (default 2)")
@@ -67,31 +73,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if any(d not in oc.DIGITS for d in args.digits):
         parser.error("--digits must lie in 0..9")
     return args
-
-
-def machine() -> dict:
-    """What the numbers came from: CPU, cores, threads, versions, load."""
-    cpu = platform.processor() or ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu, "cores": os.cpu_count(),
-        "platform": platform.platform(), "python": platform.python_version(),
-        "torch": torch.__version__, "helpers": helpers.__version__,
-        "device": "cpu",
-    }
-
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def _init_worker(threads: int) -> None:
@@ -117,8 +98,7 @@ def main(argv=None) -> pd.DataFrame:
     start = time.perf_counter()
 
     # Slowest models first, so that the workers finish together.
-    cost = ("conv_ae", "dense_ae", "ocsvm", "pca", "iforest")
-    order = {name: cost.index(name) if name in cost else len(cost) for name in oc.METHODS}
+    order = {name: oc._COST.index(name) if name in oc._COST else len(oc._COST) for name in oc.METHODS}
     runs = sorted(((d, s, m, args.quick, args.data) for d in args.digits for s in args.seeds for m in args.methods),
                   key=lambda run: (order[run[2]], run[0], run[1]))
     rows = []
@@ -134,8 +114,7 @@ def main(argv=None) -> pd.DataFrame:
             bar.set_postfix(digit=last["digit"], seed=last["seed"], method=last["method"], auc=f"{last['auc']:.3f}")
             bar.update(1)
             # Rewritten after every run: an interrupted benchmark keeps what it measured.
-            pd.DataFrame(rows, columns=oc.RESULT_COLUMNS).to_csv(args.out / CSV_NAME, index=False,
-                                                                 float_format="%.6f")
+            pd.DataFrame(rows, columns=COLUMNS).to_csv(args.out / CSV_NAME, index=False, float_format="%.6f")
     finally:
         if pool is not None:
             pool.close()  # let the workers exit on their own (terminate() leaves their semaphores behind)
@@ -143,11 +122,11 @@ def main(argv=None) -> pd.DataFrame:
     bar.close()
     total = time.perf_counter() - start
 
-    results = oc.check_results(pd.DataFrame(rows, columns=oc.RESULT_COLUMNS))
+    results = oc.check_results(pd.DataFrame(rows, columns=COLUMNS))
     results.to_csv(args.out / CSV_NAME, index=False, float_format="%.6f")
     published = oc.load_published(PUBLISHED)
     fig = oc.plot_one_class_benchmark(
-        results, published, target=oc.TARGET,
+        results, published, target=oc.TARGET_MEAN,
         title="QUICK MODE: a check that the script works, not a result" if args.quick else None)
     fig.savefig(args.out / FIGURE_NAME, dpi=120)
     meta = {
@@ -155,16 +134,20 @@ def main(argv=None) -> pd.DataFrame:
         # "full" only for the whole benchmark: every digit and model, at least three seeds.
         "mode": "quick" if args.quick else (
             "full" if set(args.digits) == set(oc.DIGITS) and len(set(args.seeds)) >= 3
-            and set(args.methods) == set(oc.METHODS) else "partial"),
+            and set(oc.default_methods()) <= set(args.methods) else "partial"),
         "date": started.isoformat(timespec="seconds"),
-        "machine": machine(),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine("scikit-learn", "numpy"),
         "load_average_at_start": load_start,
         "load_average_at_end": load_average(),
         "total_seconds": round(total, 1),
         "workers": args.workers, "torch_threads_per_worker": args.threads,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "vae": "vae" in args.methods,
         "digits": args.digits, "seeds": args.seeds, "methods": args.methods,
         "settings": {m: oc.METHODS[m].settings(args.quick) for m in args.methods},
         "valid_size": oc.VALID_SIZE,
+        "validation_families": list(oc.FAMILIES),
     }
     (args.out / META_NAME).write_text(json.dumps(meta, indent=2) + "\n")
 
@@ -175,12 +158,15 @@ def main(argv=None) -> pd.DataFrame:
     print("\nPublished (quoted, see benchmarks/published_one_class.csv):")
     print(oc.published_table(published).to_string())
     totals = oc.overall(results)
-    print("\nMean AUC over digits per method (± spread over seeds):")
+    if set(oc.COMPONENTS) | {oc.BEST} <= set(results["method"]):
+        print("\nWhat each part of the chosen detector adds (validation V and test AUC, %):")
+        print(oc.ablation(results).round(2).to_string())
+    print("\nMean test AUC over digits per method (± spread over seeds):")
     for row in totals.itertuples():
         spread = "" if pd.isna(row.std) else f" ± {100 * row.std:.1f}"
-        print(f"  {oc.LABELS.get(row.method, row.method):<42s} {100 * row.mean:5.1f}%{spread:<7s}  "
+        print(f"  {oc.LABELS.get(row.method, row.method).strip()[:55]:<55s} {100 * row.mean:5.1f}%{spread:<7s}  "
               f"worst digit {row.worst_digit} ({100 * row.worst_auc:.1f}%)")
-    print("\nWall time per trained model (training + scoring the test set):")
+    print("\nWall time per run (training + scoring the test and validation images):")
     print(oc.timing(results).round(1).to_string(index=False))
     print(f"\nwrote {args.out / CSV_NAME}, {args.out / META_NAME}, {args.out / FIGURE_NAME}")
     print(f"total wall time {total / 60:.1f} min ({total:.0f} s) for {len(runs)} runs "

@@ -35,8 +35,10 @@ __all__ = [
     "tensor_loader",
     "load_optdigits",
     "optdigits_features",
+    "load_optdigits_outliers",
     "place_datasets",
     "prepare_datasets",
+    "load_table",
 ]
 
 # md5 sums are the ones torchvision checks (MNIST) and the UCI archive serves (optdigits).
@@ -167,7 +169,7 @@ def load_mnist(train: bool = True, root=None) -> tuple[torch.Tensor, torch.Tenso
     ``root`` holds ``MNIST/raw`` (default: :func:`helpers.data_dir`); missing files
     are downloaded there. The raw files are read once per process; each call
     returns fresh tensors.
-    Introduced in notebook 01 (``01_dense_autoencoder``).
+    Introduced in notebook 04 (``04_latent_2d``).
     """
     images, labels = _mnist_uint8(str(_root(root).resolve()), bool(train))
     X = images.unsqueeze(1).to(torch.float32).div_(255.0)
@@ -320,6 +322,59 @@ def optdigits_features(X: np.ndarray, y: np.ndarray | None = None) -> torch.Tens
             raise ValueError(f"y must hold labels in 0..9, got values in [{y.min()}, {y.max()}]")
         columns.append(y[:, None] / 9.0)
     return torch.from_numpy(np.hstack(columns).astype(np.float32))
+
+
+# The ODDS collection's optdigits set (Rayana, 2016), which PyOD's benchmark uses: the digits 1-9 of both
+# UCI files as the normal rows, 150 zeros as the anomalies (5,216 rows, 2.88% anomalies).
+OUTLIER_DIGIT, N_OUTLIERS = 0, 150
+
+
+def load_optdigits_outliers(seed: int = 0, root=None) -> tuple[np.ndarray, np.ndarray]:
+    """The UCI digits as an anomaly benchmark: every 1-9 of both files, plus 150 zeros as the anomalies.
+
+    Rebuilds the ODDS collection's ``optdigits`` set from the UCI files: all
+    5,066 rows of the digits 1 to 9 from ``optdigits.tra`` then
+    ``optdigits.tes``, followed by 150 distinct zeros drawn from the 554 zeros
+    of the two files with ``numpy.random.default_rng(seed)`` (kept in file
+    order): 5,216 rows, 2.88% anomalies. It is not byte-identical to the ODDS
+    file, which drew its zeros with replacement (132 distinct zeros, some of
+    them twice) and puts the test-file rows first: the normal rows are the
+    same, the zeros and the row order are not.
+
+    Returns the pixel counts ``X`` (int64 ``(5216, 64)``, 0..16) and the digit
+    labels ``y``; the anomalies are the rows with ``y == 0``.
+    Introduced in notebook 10 (``10_labelled_anomalies``).
+    """
+    X_train, y_train = load_optdigits("train", root=root)
+    X_test, y_test = load_optdigits("test", root=root)
+    X_all, y_all = np.vstack([X_train, X_test]), np.concatenate([y_train, y_test])
+    zeros = np.flatnonzero(y_all == OUTLIER_DIGIT)
+    picked = np.sort(np.random.default_rng(seed).choice(zeros, size=N_OUTLIERS, replace=False))
+    keep = np.concatenate([np.flatnonzero(y_all != OUTLIER_DIGIT), picked])
+    return X_all[keep], y_all[keep]
+
+
+TABLES = Path(__file__).resolve().parent / "tables"
+
+
+def load_table(name: str):
+    """A table that ships with the package, as a pandas DataFrame: ``helpers/tables/<name>.csv``.
+
+    The tables a lesson reads but should not recompute: results a benchmark
+    script measured (written there by the script, with a ``<name>.json`` beside
+    it saying how) and published results (with a source for every value). They
+    travel with the package, so a notebook opened alone finds them too.
+    Introduced in notebook 10 (``10_labelled_anomalies``).
+    """
+    import pandas as pd
+
+    if not isinstance(name, str) or Path(name).name != name or name.endswith(".csv"):
+        raise ValueError(f"name must be a table's name without folder or suffix, e.g. 'odds_optdigits', got {name!r}")
+    path = TABLES / f"{name}.csv"
+    if not path.is_file():
+        known = sorted(p.stem for p in TABLES.glob("*.csv"))
+        raise FileNotFoundError(f"no table {name!r} in {TABLES}; the package has {known}")
+    return pd.read_csv(path)
 
 
 def place_datasets(source, root=None) -> list[Path]:

@@ -83,16 +83,12 @@ def data_dir() -> Path:
 
     The per-user cache is ``~/.cache/autoencoder-anomaly-course/data`` (or under
     ``$XDG_CACHE_HOME``); datasets download there when missing.
-    Introduced in notebook 01 (``01_dense_autoencoder``).
     """
     return _folder("COURSE_DATA", "data")
 
 
 def checkpoint_dir() -> Path:
-    """Where trained models are saved: ``$COURSE_CHECKPOINTS``; else the checkout's ``checkpoints/``; else a per-user cache.
-
-    Introduced in notebook 02 (``02_conv_autoencoder``).
-    """
+    """Where trained models are saved: ``$COURSE_CHECKPOINTS``; else the checkout's ``checkpoints/``; else a per-user cache."""
     return _folder("COURSE_CHECKPOINTS", "checkpoints")
 
 
@@ -119,4 +115,6 @@ def glue(name: str, value, display: bool = False) -> None:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        value = value.item()  # a plain number, so that {glue:text}`name:.3f` can format it
     myst_glue(name, value, display=display)

@@ -37,26 +37,38 @@ __all__ = [
     "check_training_step",
     "check_anomaly_scores",
     "check_latent_codes",
+    "check_edge_share",
+    "check_cluster_centres",
+    "check_latent_distance",
     "check_threshold",
     "check_pca_components",
     "check_upside_down",
     "check_roc_auc",
     "check_precision_at_prevalence",
     "check_knn_accuracy",
+    "check_top_mistakes",
     "check_latent_path",
+    "check_extrapolation",
+    "check_average_digits",
     "check_add_noise",
     "check_psnr",
     "check_denoising_step",
     "check_item_errors",
     "check_alternative_errors",
     "check_pixel_errors",
+    "check_precision_at_n",
+    "check_average_precision",
+    "check_contamination_threshold",
+    "check_cost_threshold",
+    "check_sample_codes",
+    "check_kl_monte_carlo",
+    "check_kl_per_dimension",
 ]
 
 class ExerciseCheckError(AssertionError):
     """An exercise's answer does not do what the exercise asks; the message says why.
 
     It is an ``AssertionError``, so a check cell fails the way an ``assert`` does.
-    Introduced in notebook 01 (``01_dense_autoencoder``).
     """
 
 
@@ -276,7 +288,7 @@ def check_anomaly_scores(score_fn: Callable, model: nn.Module | None = None,
     notebook's trained ``model`` and a batch ``X`` of normal images to check the
     function with them. The corrupted images are the first ``n_corrupted`` of
     ``X`` with their pixels inverted (``1 - x``).
-    Introduced in notebook 03 (``03_one_class_auc``).
+    Introduced in notebook 01 (``01_dense_autoencoder``).
     """
     _require(score_fn, "the score function")
     X = _toy_images(16) if X is None else X
@@ -325,10 +337,15 @@ def check_anomaly_scores(score_fn: Callable, model: nn.Module | None = None,
 
 
 # ----------------------------------------------------------------------------- notebook 01: PCA components
-def _as_number(value, what: str) -> float:
-    """``value`` as a finite float; fails on anything else (a list, a string, NaN)."""
+def _as_number(value, what: str, hint: str | None = None) -> float:
+    """``value`` (a number, or a tensor/array holding one) as a finite float; fails on anything else."""
     if isinstance(value, (bool, np.bool_)) or value is None:
         _fail(f"{what} should be a number, got {value!r}.")
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        size = value.numel() if isinstance(value, torch.Tensor) else value.size
+        if size != 1:
+            _fail(f"{what} should be one number, got an array of shape {_shape(tuple(value.shape))}.", hint)
+        value = value.item()
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -427,6 +444,138 @@ def check_latent_codes(Z, n: int, dim: int) -> None:
     _ok("finite, and the codes differ")
 
 
+
+# ----------------------------------------------------------------------------- notebook 04: the 2-D latent space
+def _edges(Z: np.ndarray, atol: float = 1e-4) -> np.ndarray:
+    """``(N, dim)`` booleans: a coordinate at the lowest or the highest value of its column."""
+    return np.isclose(Z, Z.min(axis=0), rtol=0, atol=atol) | np.isclose(Z, Z.max(axis=0), rtol=0, atol=atol)
+
+
+def check_edge_share(model, edge_share, X: torch.Tensor) -> None:
+    """Check the share of a model's codes that lie on an edge of the region its codes fill.
+
+    ``model`` should be the 2-D dense autoencoder with a ReLU (and batch
+    normalisation) after the bottleneck; ``edge_share`` the share of the codes of
+    ``X`` that have at least one coordinate at the lowest or the highest value
+    of that coordinate over all the codes (within 1e-4). The check encodes
+    ``X`` itself, and fails when the codes hardly touch the edges (a model
+    without the ReLU) or when ``edge_share`` is not their share.
+    Introduced in notebook 04 (``04_latent_2d``).
+    """
+    _require(model, "the model")
+    _require(edge_share, "edge_share")
+    from .latent import encode_dataset
+
+    if not hasattr(model, "encode"):
+        _fail(f"model should be an autoencoder with an encode method, got {type(model).__name__}.")
+    Z = encode_dataset(model, X)
+    if Z.shape[1] != 2:
+        _fail(f"the model's codes have {Z.shape[1]} numbers, expected 2.",
+              "build helpers.DenseAutoencoder(latent_dim=2, bottleneck_activation=True).")
+    on_edge = _edges(Z)
+    expected = float(on_edge.any(axis=1).mean())
+    if expected < 0.05:
+        _fail(f"only {expected:.1%} of this model's codes lie on an edge: its code is not cut off by a ReLU.",
+              "build the model with bottleneck_activation=True (ReLU and batch normalisation after the code).")
+    _ok(f"the model's codes pile up on the edges: {expected:.1%} of them have a coordinate at its lowest or highest value")
+    value = _one_number(edge_share, "edge_share")
+    if not math.isclose(value, expected, abs_tol=0.005):
+        hint = ("count a code once when either of its coordinates is at the lowest or the highest value of that "
+                "coordinate: (np.isclose(Z, Z.min(axis=0), atol=1e-4) | np.isclose(Z, Z.max(axis=0), atol=1e-4)).any(axis=1).mean().")
+        if math.isclose(value, 100 * expected, rel_tol=1e-3):
+            hint = "give a share between 0 and 1, not a percentage."
+        elif math.isclose(value, float(on_edge.mean()), abs_tol=0.005):
+            hint = "that is the share of coordinates; count each code once, when any of its coordinates is on an edge (.any(axis=1))."
+        elif any(math.isclose(value, float(np.isclose(Z, edge, rtol=0, atol=1e-4).any(axis=1).mean()), abs_tol=0.005)
+                 for edge in (Z.min(axis=0), Z.max(axis=0))):
+            hint = ("an edge can be the lowest or the highest value of a coordinate "
+                    "(batch normalisation after the ReLU may flip its sign): test both.")
+        _fail(f"edge_share is {value:.4f}, but {expected:.4f} of the codes of X lie on an edge.", hint)
+    _ok(f"edge_share = {value:.4f}")
+
+
+def check_cluster_centres(centres, Z, y) -> None:
+    """Check ``centres``: row ``k`` is the mean code of the ``k``-th label of ``y`` (labels in increasing order).
+
+    ``Z`` are the codes ``(N, dim)`` and ``y`` their labels; with the digits 0-4
+    row ``d`` is the centre of the codes of digit ``d``. Medians, rows in
+    another order, or the overall mean repeated fail.
+    Introduced in notebook 04 (``04_latent_2d``).
+    """
+    _require(centres, "centres")
+    Z = _as_float_array(Z, "Z")
+    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).ravel()
+    labels = np.unique(y)
+    expected = np.stack([Z[y == label].mean(axis=0) for label in labels])
+    value = _as_float_array(centres, "centres")
+    if value.shape != expected.shape:
+        hint = None
+        if value.shape == expected.shape[::-1]:
+            hint = "one row per digit and one column per code coordinate: transpose it (centres.T)."
+        elif value.ndim == 1 and value.size == expected.shape[1]:
+            hint = "that is one centre: compute one per digit, Z[y == d].mean(axis=0) for each d, and stack them."
+        _fail(f"centres has shape {_shape(value.shape)}, expected {_shape(expected.shape)}: "
+              f"one row per label ({', '.join(str(label) for label in labels)}).", hint)
+    _ok(f"shape {_shape(value.shape)}")
+    if not np.isfinite(value).all():
+        _fail("centres contains NaN or infinite values.", "is every label present in y? Z[y == d] must not be empty.")
+    if not np.allclose(value, expected, rtol=1e-4, atol=1e-5):
+        hint = "row d is the mean of the codes of digit d: Z[y == d].mean(axis=0)."
+        medians = np.stack([np.median(Z[y == label], axis=0) for label in labels])
+        matches = [np.flatnonzero(np.all(np.isclose(row, expected, rtol=1e-4, atol=1e-5), axis=1)) for row in value]
+        if np.allclose(value, medians, rtol=1e-4, atol=1e-5):
+            hint = "those are medians: the centre here is the mean, .mean(axis=0)."
+        elif np.allclose(value, Z.mean(axis=0), rtol=1e-4, atol=1e-5):
+            hint = "every row is the mean of all the codes: select each digit's codes with Z[y == d] first."
+        elif all(len(m) == 1 for m in matches):
+            hint = "the rows are the right centres in the wrong order: row d must be the centre of digit d."
+        _fail("centres are not the mean codes of each digit.", hint)
+    _ok("row d is the mean code of digit d")
+
+
+def check_latent_distance(latent_distance, model, X_reference: torch.Tensor, X: torch.Tensor, k: int = 10) -> None:
+    """Check a latent-distance score: per row of ``X``, the mean distance from its code to its ``k`` nearest reference codes.
+
+    The check encodes ``X_reference`` (the training images) and ``X`` with
+    ``model``, finds the ``k`` nearest reference codes of every code of ``X``
+    (Euclidean distance, scikit-learn's ``NearestNeighbors``) and compares their
+    mean distance with ``latent_distance``.
+    Introduced in notebook 04 (``04_latent_2d``).
+    """
+    _require(latent_distance, "latent_distance")
+    from sklearn.neighbors import NearestNeighbors
+
+    from .latent import encode_dataset
+
+    Z_reference, Z = encode_dataset(model, X_reference), encode_dataset(model, X)
+    value = _as_float_array(latent_distance, "latent_distance")
+    if value.shape != (len(Z),):
+        hint = None
+        if value.ndim == 2 and value.shape == (len(Z), k):
+            hint = "those are the k distances of each code: average them, distances.mean(axis=1)."
+        elif value.shape == (len(Z_reference),):
+            hint = "score the test images (X), not the training images."
+        _fail(f"latent_distance has shape {_shape(value.shape)}, expected ({len(Z)},): one score per image of X.", hint)
+    _ok(f"one score per image ({len(value):,})")
+    distances, _ = NearestNeighbors(n_neighbors=k).fit(Z_reference).kneighbors(Z)
+    expected = distances.mean(axis=1)
+    if not np.allclose(value, expected, rtol=1e-4, atol=1e-6):
+        hint = f"fit NearestNeighbors(n_neighbors={k}) on the training codes, ask for the neighbours of the test codes, average the distances."
+        if np.allclose(value, distances[:, 0], rtol=1e-4, atol=1e-6):
+            hint = f"that is the distance to the nearest code only: average over the {k} nearest."
+        elif np.allclose(value, distances.sum(axis=1), rtol=1e-4, atol=1e-6):
+            hint = f"that is the sum of the {k} distances: take their mean."
+        elif np.allclose(value, (distances ** 2).mean(axis=1), rtol=1e-4, atol=1e-6):
+            hint = "those are squared distances: NearestNeighbors returns Euclidean distances, average them as they are."
+        else:
+            own, _ = NearestNeighbors(n_neighbors=k).fit(Z).kneighbors(Z)
+            if np.allclose(value, own.mean(axis=1), rtol=1e-4, atol=1e-6):
+                hint = "the neighbours must come from the training codes (fit on Z_train), not from the test codes themselves."
+        _fail(f"latent_distance differs from the mean distance to the {k} nearest training codes: first values "
+              f"{np.round(value[:3], 4).tolist()}, expected {np.round(expected[:3], 4).tolist()}.", hint)
+    _ok(f"the mean distance from each code to its {k} nearest training codes")
+
+
 # ----------------------------------------------------------------------------- threshold
 def check_threshold(value, errors, k: float = 1.0) -> None:
     """Check a threshold computed as the mean plus ``k`` standard deviations of ``errors``.
@@ -439,21 +588,7 @@ def check_threshold(value, errors, k: float = 1.0) -> None:
     _require(value, "the threshold")
     _require(errors, "the errors")
     errors = _as_float_array(errors, "errors").ravel()
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            _fail(f"the threshold should be one number, got a tensor of shape {_shape(value.shape)}.",
-                  "reduce over all the errors: errors.mean() + errors.std().")
-        value = value.item()
-    if isinstance(value, np.ndarray):
-        if value.size != 1:
-            _fail(f"the threshold should be one number, got an array of shape {_shape(value.shape)}.")
-        value = value.item()
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        _fail(f"the threshold should be a number, got {type(value).__name__}.")
-    if not math.isfinite(value):
-        _fail(f"the threshold is {value}.")
+    value = _as_number(value, "the threshold", "reduce over all the errors: errors.mean() + errors.std().")
     mean = float(errors.mean())
     candidates = [mean + k * float(errors.std(ddof=ddof)) for ddof in (0, 1)]
     if not any(math.isclose(value, c, rel_tol=1e-4, abs_tol=1e-9) for c in candidates):
@@ -853,6 +988,195 @@ def check_denoising_step(step_fn: Callable, noise_std: float = 0.3, seed: int = 
     check_training_step(lambda m, batch, opt: step_fn(m, batch, opt, noise_std))
 
 
+# ----------------------------------------------------------------------------- notebook 05: the classifier's mistakes
+def _mistake_rows(mistakes) -> list[tuple]:
+    """``(true, predicted, count)`` triples from a Series indexed by pairs, a DataFrame, or rows of three."""
+    import pandas as pd
+
+    hint = ("make it a Series of counts indexed by (true, predicted) pairs, e.g. "
+            "confusion.where(~np.eye(10, dtype=bool)).stack().nlargest(5).")
+    if isinstance(mistakes, pd.DataFrame) and mistakes.index.nlevels == 2 and mistakes.shape[1] == 1:
+        mistakes = mistakes.iloc[:, 0]
+    if isinstance(mistakes, pd.Series):
+        if mistakes.index.nlevels != 2:
+            _fail("mistakes is a Series indexed by one label per row, expected (true, predicted) pairs.", hint)
+        return [(true, guess, count) for (true, guess), count in mistakes.items()]
+    if isinstance(mistakes, pd.DataFrame):
+        if mistakes.shape[1] != 3:
+            _fail(f"mistakes is a DataFrame with {mistakes.shape[1]} columns, expected 3 "
+                  f"(true digit, predicted digit, count).", hint)
+        return [tuple(row) for row in mistakes.itertuples(index=False)]
+    try:
+        rows = [tuple(row) for row in mistakes]
+    except TypeError:
+        _fail(f"mistakes should be a Series or a list of (true, predicted, count), got {type(mistakes).__name__}.", hint)
+    if any(len(row) != 3 for row in rows):
+        _fail("each mistake should be (true digit, predicted digit, count).", hint)
+    return rows
+
+
+def check_top_mistakes(confusion, mistakes, y_true, y_pred, n: int = 5) -> None:
+    """Check a confusion matrix and its ``n`` most frequent mistakes.
+
+    ``confusion`` should be the confusion matrix of the predictions ``y_pred``
+    against the true labels ``y_true`` (a DataFrame or an array; rows = true
+    label, columns = predicted label, counts, as
+    ``sklearn.metrics.confusion_matrix(y_true, y_pred)``). ``mistakes`` should
+    hold its ``n`` largest entries off the diagonal: a Series of counts indexed
+    by (true, predicted) pairs, or ``n`` rows (true, predicted, count). Ties
+    for the last place may be broken either way.
+    Introduced in notebook 05 (``05_tsne``).
+    """
+    _require(confusion, "confusion")
+    _require(mistakes, "mistakes")
+    from sklearn.metrics import confusion_matrix
+
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    labels = np.unique(np.concatenate([y_true, y_pred]))
+    expected = confusion_matrix(y_true, y_pred, labels=labels)
+    size = len(labels)
+    matrix = _as_float_array(confusion.to_numpy() if hasattr(confusion, "to_numpy") else confusion, "confusion")
+    if matrix.shape != (size, size):
+        _fail(f"confusion has shape {_shape(matrix.shape)}, expected ({size}, {size}): "
+              f"one row per true label and one column per predicted label.")
+    if not np.allclose(matrix, expected):
+        hint = ("predict the test codes with the 5-NN classifier fitted on the training codes and labels, "
+                "then confusion_matrix(y_test, predicted).")
+        if np.allclose(matrix, expected.T):
+            hint = "rows and columns are swapped: confusion_matrix(y_true, y_pred) takes the true labels first."
+        elif math.isclose(matrix.sum(), 1.0, rel_tol=1e-6) or np.allclose(matrix.sum(axis=1), 1.0):
+            hint = "count the examples (leave normalize at None): the matrix should hold whole numbers."
+        _fail(f"confusion is not the confusion matrix of these predictions "
+              f"({int(matrix.trace())} right on its diagonal, {int(expected.trace())} expected).", hint)
+    _ok(f"confusion matrix {size}x{size}, rows = true label, columns = predicted: "
+        f"{int(expected.trace())} of {len(y_true)} right")
+    rows = _mistake_rows(mistakes)
+    if len(rows) != n:
+        _fail(f"mistakes lists {len(rows)} entries, expected the {n} most frequent.", "nlargest(5) keeps five.")
+    position = {label: i for i, label in enumerate(labels.tolist())}
+    for true, guess, count in rows:
+        if true not in position or guess not in position:
+            _fail(f"({true!r}, {guess!r}) is not a pair of labels.", "index the counts by (true, predicted) labels.")
+        if true == guess:
+            _fail(f"({true}, {guess}) is on the diagonal: a right prediction, not a mistake.",
+                  "leave out the diagonal, e.g. confusion.where(~np.eye(10, dtype=bool)) before stacking.")
+        right = expected[position[true], position[guess]]
+        if not math.isclose(float(count), float(right)):
+            hint = None
+            if math.isclose(float(count), float(expected[position[guess], position[true]])):
+                hint = "the pair is read backwards: (true digit, predicted digit), the row first."
+            _fail(f"the count of (true {true}, predicted {guess}) is {count}, the confusion matrix says {right}.", hint)
+    if len({(true, guess) for true, guess, _ in rows}) != n:
+        _fail("a mistake is listed twice.")
+    off_diagonal = expected[~np.eye(size, dtype=bool)]
+    largest = sorted(off_diagonal.tolist(), reverse=True)[:n]
+    counts = sorted((float(count) for _, _, count in rows), reverse=True)
+    if not np.allclose(counts, largest):
+        _fail(f"these are not the {n} most frequent mistakes: counts {counts}, expected {largest}.",
+              "sort the off-diagonal counts from the largest down (nlargest).")
+    _ok(f"the {n} most frequent mistakes: " + ", ".join(f"{true}->{guess} ({int(count)})" for true, guess, count in rows))
+
+
+# ----------------------------------------------------------------------------- notebook 06: beyond the end points
+def _as_images(value, what: str) -> torch.Tensor:
+    return torch.as_tensor(_as_float_array(value, what), dtype=torch.float32)
+
+
+def _codes_of(model, X: torch.Tensor) -> torch.Tensor:
+    """The model's codes of ``X`` (the mean of a variational encoder), on the CPU."""
+    from .scoring import inference
+
+    with inference(model) as device:
+        Z = model.encode(X.to(device))
+    return (Z[0] if isinstance(Z, tuple) else Z).cpu()
+
+
+def _decoded(model, Z: torch.Tensor) -> torch.Tensor:
+    from .scoring import inference
+
+    with inference(model) as device:
+        return model.decode(Z.to(device)).cpu()
+
+
+def check_extrapolation(strip, alphas, model, x0: torch.Tensor, x1: torch.Tensor, *,
+                        low: float = -1.0, high: float = 2.0, steps: int = 13) -> None:
+    """Check a walk along the line through two codes, beyond its end points.
+
+    ``alphas`` should be the ``steps`` weights ``torch.linspace(low, high, steps)``
+    and ``strip`` the decoded images of the codes ``(1 - a) * z0 + a * z1``,
+    where ``z0`` and ``z1`` are the codes of the images ``x0`` and ``x1``, in the
+    order of ``alphas``.
+    Introduced in notebook 06 (``06_interpolation``).
+    """
+    _require(strip, "the decoded strip")
+    _require(alphas, "the weights")
+    weights = _as_float_array(alphas, "the weights").ravel()
+    expected_weights = np.linspace(low, high, steps)
+    if weights.shape != (steps,) or not np.allclose(weights, expected_weights, atol=1e-6):
+        _fail(f"the weights should be the {steps} values from {low:g} to {high:g} in equal steps, "
+              f"got {np.round(weights, 3).tolist()}.", f"torch.linspace({low:g}, {high:g}, {steps}).")
+    _ok(f"{steps} weights from {low:g} to {high:g}")
+    images = _as_images(strip, "the strip")
+    X = torch.cat([x.detach().cpu().reshape(1, *x.shape[-3:]) for x in (x0, x1)])
+    if tuple(images.shape) != (steps, *X.shape[1:]):
+        _fail(f"the strip has shape {_shape(images.shape)}, expected {_shape((steps, *X.shape[1:]))}: "
+              f"one decoded image per weight.")
+    z0, z1 = _codes_of(model, X)
+    a = torch.as_tensor(expected_weights, dtype=torch.float32).view(-1, *([1] * z0.dim()))
+    expected = _decoded(model, (1 - a) * z0 + a * z1)
+    if not torch.allclose(images, expected, atol=1e-4):
+        hint = "encode x0 and x1, take (1 - a) * z0 + a * z1 for each weight a, and decode those codes."
+        pixels = (1 - a.view(-1, 1, 1, 1)) * X[0] + a.view(-1, 1, 1, 1) * X[1]
+        if torch.allclose(images, pixels, atol=1e-4) or torch.allclose(images, pixels.clamp(0, 1), atol=1e-4):
+            hint = "that extrapolates the pixels; walk along the line through the codes and decode."
+        elif torch.allclose(images, expected.flip(0), atol=1e-4):
+            hint = "the walk runs backwards: the weight a belongs to z1 and (1 - a) to z0."
+        _fail("the strip is not the decoded walk (1 - a) * z0 + a * z1 for these weights.", hint)
+    _ok("each image is the decoded code (1 - a) * z0 + a * z1; a = 0 and a = 1 give the reconstructions of x0 and x1")
+
+
+def check_average_digits(pixel_means, decoded_means, model, X: torch.Tensor, y, Z) -> None:
+    """Check the average digit of each class, in pixels and decoded from the mean code.
+
+    ``X`` (images), ``y`` (labels) and ``Z`` (their codes, e.g. from
+    :func:`helpers.encode_dataset`) are the notebook's data. ``pixel_means``
+    should hold one image per label, in the order of the sorted labels: the
+    mean of that label's images; ``decoded_means`` the decoded mean of that
+    label's codes.
+    Introduced in notebook 06 (``06_interpolation``).
+    """
+    _require(pixel_means, "pixel_means")
+    _require(decoded_means, "decoded_means")
+    y = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).ravel()
+    labels = np.unique(y)
+    X = X.detach().cpu().float()
+    Z = torch.as_tensor(_as_float_array(Z, "Z"), dtype=torch.float32)
+    shape = (len(labels), *X.shape[1:])
+    means = _as_images(pixel_means, "pixel_means")
+    if tuple(means.shape) != shape:
+        _fail(f"pixel_means has shape {_shape(means.shape)}, expected {_shape(shape)}: one mean image per digit.",
+              "torch.stack([X[labels == d].mean(dim=0) for d in range(10)]).")
+    expected_means = torch.stack([X[torch.from_numpy(y == label)].mean(dim=0) for label in labels])
+    if not torch.allclose(means, expected_means, atol=1e-5):
+        hint = "average the images of each digit over the examples (dim=0), one digit after another."
+        if torch.allclose(means, X.mean(dim=0).expand_as(means), atol=1e-5):
+            hint = "every row is the mean of all the images: keep only the images of one digit (X[labels == d])."
+        _fail("pixel_means is not the mean image of each digit.", hint)
+    _ok(f"{len(labels)} mean images, one per digit")
+    decoded = _as_images(decoded_means, "decoded_means")
+    if tuple(decoded.shape) != shape:
+        _fail(f"decoded_means has shape {_shape(decoded.shape)}, expected {_shape(shape)}: one image per digit.")
+    code_means = torch.stack([Z[torch.from_numpy(y == label)].mean(dim=0) for label in labels])
+    expected = _decoded(model, code_means.view(len(labels), *_codes_of(model, X[:1]).shape[1:]))
+    if not torch.allclose(decoded, expected, atol=1e-4):
+        hint = "average the codes of each digit, then decode the 10 mean codes with model.decode."
+        if torch.allclose(decoded, _decoded(model, _codes_of(model, expected_means)), atol=1e-4):
+            hint = ("that decodes the code of the mean image: average the codes of the digit's images instead "
+                    "(the mean of the codes is not the code of the mean).")
+        _fail("decoded_means is not the decoded mean code of each digit.", hint)
+    _ok("each decoded image is the decoded mean of a digit's codes")
+
+
 
 # ----------------------------------------------------------------------------- tabular rows (notebook 08)
 def _one_per_item(values, n: int, what: str) -> np.ndarray:
@@ -964,3 +1288,378 @@ def check_pixel_errors(errors_pixels, model, X: torch.Tensor) -> np.ndarray:
     _ok(f"squared differences over the first {X.shape[1] - 1} columns ({scale} per row); "
         f"the most anomalous item is {top}")
     return errors
+
+
+# ----------------------------------------------------------------------------- notebook 09: the variational autoencoder
+def _kl_closed_form(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (mean.pow(2) + log_variance.exp() - log_variance - 1.0)
+
+
+@_keeps_random_state
+def check_sample_codes(sample_fn: Callable) -> None:
+    """Check ``sample_fn(mean, log_variance, num_samples) -> codes`` of shape ``(num_samples, N, d)``.
+
+    Each code is ``mean + exp(log_variance / 2) * eps`` with fresh ``eps ~ N(0, I)``
+    (the reparameterisation trick): the check measures the mean and standard
+    deviation of many draws and that gradients reach ``mean`` and ``log_variance``.
+    Introduced in notebook 09 (``09_variational_autoencoder``).
+    """
+    _require(sample_fn, "the sampling function")
+    torch.manual_seed(0)
+    mean = torch.tensor([[0.0, 2.0, -1.0], [1.0, 0.0, 0.5]])
+    std = torch.tensor([[1.0, 2.0, 0.5], [0.1, 1.0, 3.0]])
+    log_variance = 2 * std.log()
+    Z = _call_student("sample_fn(mean, log_variance, 20000)", sample_fn, mean, log_variance, 20_000)
+    if not isinstance(Z, torch.Tensor):
+        _fail(f"expected a torch.Tensor of codes, got {type(Z).__name__}.")
+    if tuple(Z.shape) != (20_000, 2, 3):
+        _fail(f"for 2 examples with 3 latent dimensions and 20000 samples the codes have shape {_shape(Z.shape)}, "
+              f"expected (20000, 2, 3): one code per sample and example.",
+              "draw eps with torch.randn((num_samples, *mean.shape)) and let broadcasting do the rest.")
+    _ok("shape (num_samples, N, latent_dim)")
+    measured_mean, measured_std = Z.detach().mean(0), Z.detach().std(0)
+    if float(measured_std.max()) < 1e-6:
+        _fail("every sample is the same code.", "draw new noise eps for every sample: torch.randn((num_samples, *mean.shape)).")
+    if not torch.allclose(measured_mean, mean, atol=0.06):
+        _fail(f"the codes' mean over the samples is {measured_mean.numpy().round(3).tolist()}, "
+              f"expected the mean {mean.tolist()}.")
+    if not torch.allclose(measured_std, std, rtol=0.05, atol=0.01):
+        hint = "the standard deviation is exp(log_variance / 2)."
+        if torch.allclose(measured_std, std ** 2, rtol=0.05, atol=0.01):
+            hint = "you multiplied eps by the variance: the standard deviation is exp(log_variance / 2)."
+        elif torch.allclose(measured_std, log_variance.abs(), rtol=0.05, atol=0.01):
+            hint = "you multiplied eps by log_variance itself: the standard deviation is exp(log_variance / 2)."
+        _fail(f"the codes' standard deviation over the samples is {measured_std.numpy().round(3).tolist()}, "
+              f"expected {std.tolist()}.", hint)
+    _ok("mean and standard deviation of the draws match N(mean, exp(log_variance))")
+    if torch.equal(Z[0], Z[1]):
+        _fail("the first two samples are identical.", "draw new noise for every sample.")
+    mean_param, log_variance_param = mean.clone().requires_grad_(True), log_variance.clone().requires_grad_(True)
+    out = _call_student("sample_fn(mean, log_variance, 4) with gradients", sample_fn, mean_param, log_variance_param, 4)
+    if not isinstance(out, torch.Tensor) or out.grad_fn is None:
+        _fail("no gradient flows from the codes back to mean and log_variance.",
+              "build the codes from mean and log_variance with torch operations (mean + std * eps); "
+              "torch.normal(mean, std) samples without a path for the gradients.")
+    out.sum().backward()
+    if mean_param.grad is None or log_variance_param.grad is None or not torch.allclose(
+            mean_param.grad, torch.full_like(mean, 4.0)):
+        _fail("the gradient of the codes with respect to mean should be 1 per sample (4 in all for 4 samples), "
+              "and reach log_variance too.",
+              "build the codes as mean + exp(log_variance / 2) * eps; torch.normal(mean, std) samples without a "
+              "usable path for the gradients.")
+    _ok("gradients reach mean and log_variance (the point of the trick)")
+
+
+@_keeps_random_state
+def check_kl_monte_carlo(kl_fn: Callable) -> None:
+    """Check ``kl_fn(mean, log_variance, num_samples) -> (N,)``: a Monte Carlo estimate of KL(q || N(0, I)).
+
+    The estimate averages ``log q(z) - log p(z)`` over codes drawn from
+    ``q = N(mean, exp(log_variance))``; the check compares it with the closed
+    form, within a few standard errors, and checks that it is random (a Monte
+    Carlo estimate, not the closed form itself).
+    Introduced in notebook 09 (``09_variational_autoencoder``).
+    """
+    _require(kl_fn, "the Monte Carlo KL")
+    g = torch.Generator().manual_seed(0)
+    mean, log_variance = torch.randn(5, 4, generator=g), torch.randn(5, 4, generator=g)
+    exact = _kl_closed_form(mean, log_variance).sum(1)
+    torch.manual_seed(0)
+    estimate = _call_student("kl_fn(mean, log_variance, 20000)", kl_fn, mean, log_variance, 20_000)
+    estimate = torch.as_tensor(_as_float_array(estimate, "the KL estimates"), dtype=torch.float32)
+    if tuple(estimate.shape) != (5,):
+        _fail(f"expected one KL per example, shape (5,), got {_shape(estimate.shape)}.",
+              "sum log q(z) - log p(z) over the latent dimensions, then average over the samples.")
+    _ok("one estimate per example")
+    # standard error of the estimate, measured on the right estimator
+    eps = torch.randn((20_000, 5, 4), generator=torch.Generator().manual_seed(1))
+    z = mean + (0.5 * log_variance).exp() * eps
+    spread = (-0.5 * (eps ** 2 + log_variance) + 0.5 * z ** 2).sum(-1).std(0) / math.sqrt(20_000)
+    error = (estimate - exact).abs()
+    if not bool((error < 5 * spread + 1e-3).all()):
+        hint = "average log q(z) - log p(z) over codes z drawn from q (with the reparameterisation trick)."
+        if torch.allclose(estimate, exact + 0.5 * 4, atol=0.2):
+            hint = "the estimate is 2 nats (0.5 per dimension) too high: check the log-densities' terms."
+        elif torch.allclose(estimate, -exact, atol=0.2):
+            hint = "the sign is reversed: the KL of q to p averages log q - log p, over codes drawn from q."
+        _fail(f"with 20000 samples the estimates {estimate.numpy().round(3).tolist()} are too far from the closed "
+              f"form {exact.numpy().round(3).tolist()} (more than 5 standard errors).", hint)
+    if torch.allclose(estimate.double(), exact.double(), atol=1e-6):
+        _fail("the estimate equals the closed form exactly.",
+              "estimate the KL by sampling codes from q, not with the closed-form formula.")
+    _ok("within 5 standard errors of the closed form with 20000 samples, and not the formula itself")
+    small = [_as_float_array(_call_student("kl_fn(mean, log_variance, 10)", kl_fn, mean, log_variance, 10),
+                             "the KL estimates") for _ in range(2)]
+    if np.allclose(small[0], small[1]):
+        _fail("two calls with 10 samples gave the same estimate.", "draw fresh codes on every call.")
+    _ok("fresh samples on every call")
+
+
+def check_kl_per_dimension(kl_fn: Callable) -> None:
+    """Check ``kl_fn(mean, log_variance) -> (d,)``: the KL of each latent dimension, averaged over the examples.
+
+    Per example and dimension the closed form is
+    ``0.5 * (mean**2 + exp(log_variance) - log_variance - 1)``; averaging over
+    the examples gives how much each dimension carries. A dimension whose
+    average KL is close to 0 has collapsed onto the prior.
+    Introduced in notebook 09 (``09_variational_autoencoder``).
+    """
+    _require(kl_fn, "the KL per dimension")
+    g = torch.Generator().manual_seed(0)
+    mean = torch.randn(50, 6, generator=g) * torch.tensor([2.0, 1.0, 0.5, 0.1, 0.0, 0.0])
+    log_variance = torch.randn(50, 6, generator=g) * torch.tensor([0.5, 0.5, 0.5, 0.1, 0.0, 0.0]) \
+        + torch.tensor([-3.0, -2.0, -1.0, -0.1, 0.0, 0.0])
+    expected = _kl_closed_form(mean, log_variance).mean(0)
+    got = _call_student("kl_fn(mean, log_variance) on 50 examples of 6 dimensions", kl_fn, mean, log_variance)
+    got = _as_float_array(got, "the KL per dimension")
+    if got.shape != (6,):
+        hint = None
+        if got.shape == (50,):
+            hint = "that is one KL per example: average over the examples (dim=0), not over the dimensions."
+        elif got.shape == (50, 6):
+            hint = "average over the examples (dim=0)."
+        _fail(f"expected one value per latent dimension, shape (6,), got {_shape(got.shape)}.", hint)
+    if not np.allclose(got, expected.numpy(), rtol=1e-4, atol=1e-6):
+        hint = "0.5 * (mean**2 + exp(log_variance) - log_variance - 1), averaged over the examples."
+        if np.allclose(got, (_kl_closed_form(mean, log_variance) + 0.5).mean(0).numpy(), rtol=1e-4):
+            hint = "the '- 1' is missing: the KL of N(0, 1) to itself must be 0."
+        elif np.allclose(got, expected.numpy() * 50, rtol=1e-4):
+            hint = "that is the sum over the examples: average them."
+        _fail(f"expected {expected.numpy().round(4).tolist()}, got {np.round(got, 4).tolist()}.", hint)
+    _ok(f"KL per dimension correct; the last two dimensions (codes equal to the prior) carry {got[-1]:.1g} nats")
+
+
+
+# ----------------------------------------------------------------------------- notebook 10: anomalies at their real prevalence
+def _tie_free_ranking(seed: int, n: int = 300, share: float = 0.1):
+    """``n`` distinct scores and 0/1 labels (both classes present), anomalies scoring higher on average."""
+    rng = np.random.default_rng(seed)
+    is_anomaly = (rng.random(n) < share).astype(int)
+    is_anomaly[:2] = (1, 0)
+    return rng.normal(size=n) + 1.5 * is_anomaly, is_anomaly
+
+
+def _labelled_number(fn, call: str, what: str, *args) -> float:
+    return _one_number(_call_student(call, fn, *args), what)
+
+
+def _top_share(scores, is_anomaly, n: int, highest: bool = True) -> float:
+    order = np.argsort(-np.asarray(scores) if highest else np.asarray(scores), kind="stable")
+    return float(np.asarray(is_anomaly)[order[:n]].mean())
+
+
+def check_precision_at_n(precision_fn: Callable, scores=None, is_anomaly=None) -> None:
+    """Check ``precision_fn(scores, is_anomaly) -> precision`` among the ``n`` highest scores, ``n`` = number of anomalies.
+
+    ``scores`` and ``is_anomaly`` are 1-D numpy arrays. The check runs small
+    cases with a known answer (rows not sorted by score), then compares with
+    PyOD's ``precision_n_scores`` on 300 random scores without ties; given
+    the notebook's ``scores`` and ``is_anomaly``, it also prints the value there.
+    Introduced in notebook 10 (``10_labelled_anomalies``).
+    """
+    _require(precision_fn, "the precision-at-n function")
+    from pyod.utils.utility import precision_n_scores
+
+    def precision_at_n(scores, labels):
+        return float(precision_n_scores(labels, scores))
+
+    cases = [("a perfect ranking", [0.2, 0.9, 0.1, 0.8], [0, 1, 0, 1], 1.0),
+             ("a reversed ranking", [0.9, 0.1, 0.8, 0.2], [0, 1, 0, 1], 0.0),
+             ("one anomaly in the top two", [0.3, 0.9, 0.1, 0.8, 0.2], [1, 1, 0, 0, 0], 0.5),
+             ("one anomaly among five", [0.5, 0.1, 0.7, 0.3, 0.2], [0, 0, 1, 0, 0], 1.0)]
+    for what, case_scores, labels, expected in cases:
+        case_scores, labels = np.array(case_scores), np.array(labels)
+        value = _labelled_number(precision_fn, f"precision_fn(scores, is_anomaly) on {what}", "the precision",
+                                 case_scores, labels)
+        if math.isclose(value, expected, abs_tol=1e-9):
+            continue
+        n = int(labels.sum())
+        hint = "rank the examples by score, highest first, keep the n = is_anomaly.sum() first, and take the share of anomalies among them."
+        if math.isclose(value, _top_share(case_scores, labels, n, highest=False), abs_tol=1e-9):
+            hint = "those are the n *lowest* scores: sort in descending order (np.argsort(-scores))."
+        elif math.isclose(value, float(labels[:n].mean()), abs_tol=1e-9):
+            hint = "those are the first n rows: rank them by score first."
+        elif math.isclose(value, float(labels.mean()), abs_tol=1e-9):
+            hint = "that is the share of anomalies among all the examples: n is the number of anomalies, not of examples."
+        elif math.isclose(value, n * expected, abs_tol=1e-9):
+            hint = "that is the number of anomalies in the top n: divide by n."
+        _fail(f"on {what} (scores {case_scores.tolist()}, is_anomaly {labels.tolist()}) the precision at n is "
+              f"{value:.4g}, expected {expected:.4g}.", hint)
+    _ok("right on small cases: a perfect ranking, a reversed one, rows in any order")
+    random_scores, labels = _tie_free_ranking(0)
+    expected = precision_at_n(random_scores, labels)
+    value = _labelled_number(precision_fn, "precision_fn(scores, is_anomaly) on 300 random scores", "the precision",
+                             random_scores, labels)
+    if not math.isclose(value, expected, abs_tol=1e-9):
+        _fail(f"on 300 random scores the precision at n is {value:.4f}, PyOD's precision_n_scores says {expected:.4f}.")
+    _ok(f"agrees with PyOD's precision_n_scores on 300 random scores ({value:.3f})")
+    if scores is not None:
+        scores, labels = np.asarray(scores, dtype=float), np.asarray(is_anomaly).astype(int)
+        value = _labelled_number(precision_fn, "precision_fn(scores, is_anomaly) on the notebook's scores",
+                                 "the precision", scores, labels)
+        expected = precision_at_n(scores, labels)
+        if not math.isclose(value, expected, abs_tol=1e-9):
+            _fail(f"on the notebook's scores the precision at n is {value:.4f}, PyOD's precision_n_scores says "
+                  f"{expected:.4f}.", "with tied scores at the n-th place the two may differ: which did you flag?")
+        _ok(f"on the notebook's scores: {value:.3f} ({int(round(value * labels.sum()))} of the top {labels.sum()} "
+            f"are anomalies)")
+
+
+def _precision_at_every_rank(scores, is_anomaly) -> np.ndarray:
+    labels = np.asarray(is_anomaly)[np.argsort(-np.asarray(scores), kind="stable")]
+    return np.cumsum(labels) / np.arange(1, len(labels) + 1), labels
+
+
+def check_average_precision(ap_fn: Callable, scores=None, is_anomaly=None) -> None:
+    """Check ``ap_fn(scores, is_anomaly) -> average precision``, computed from the ranking.
+
+    The average precision is the mean, over the anomalies, of the precision
+    among the examples ranked at or above each anomaly. The check runs small
+    cases with a known answer, then compares with scikit-learn's
+    ``average_precision_score`` on 300 random scores without ties; given the
+    notebook's ``scores`` and ``is_anomaly``, it also prints the value there.
+    Introduced in notebook 10 (``10_labelled_anomalies``).
+    """
+    _require(ap_fn, "the average-precision function")
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    cases = [("a perfect ranking", [0.9, 0.2, 0.8, 0.1], [1, 0, 1, 0], 1.0),
+             ("anomalies ranked first and third", [0.7, 0.1, 0.9, 0.8], [1, 0, 1, 0], (1 + 2 / 3) / 2),
+             ("one anomaly ranked third of four", [0.6, 0.9, 0.3, 0.8], [1, 0, 0, 0], 1 / 3)]
+    for what, case_scores, labels, expected in cases:
+        case_scores, labels = np.array(case_scores), np.array(labels)
+        value = _labelled_number(ap_fn, f"ap_fn(scores, is_anomaly) on {what}", "the average precision",
+                                 case_scores, labels)
+        if math.isclose(value, expected, abs_tol=1e-9):
+            continue
+        precisions, ranked = _precision_at_every_rank(case_scores, labels)
+        hint = ("rank the examples by score, highest first; at the rank of each anomaly, take the precision "
+                "(anomalies so far / examples so far); average those precisions over the anomalies.")
+        if math.isclose(value, float(precisions.mean()), abs_tol=1e-9):
+            hint = "that averages the precision at every rank: average it only at the ranks of the anomalies."
+        elif math.isclose(value, float(roc_auc_score(labels, case_scores)), abs_tol=1e-9):
+            hint = "that is the ROC AUC; the average precision looks at precision, not at the false positive rate."
+        elif math.isclose(value, float(precisions[ranked == 1].sum()), abs_tol=1e-9):
+            hint = "that is the sum of the precisions: divide by the number of anomalies."
+        _fail(f"on {what} (scores {case_scores.tolist()}, is_anomaly {labels.tolist()}) the average precision is "
+              f"{value:.4g}, expected {expected:.4g}.", hint)
+    _ok("right on small cases: a perfect ranking, anomalies further down")
+    random_scores, labels = _tie_free_ranking(1)
+    expected = float(average_precision_score(labels, random_scores))
+    value = _labelled_number(ap_fn, "ap_fn(scores, is_anomaly) on 300 random scores", "the average precision",
+                             random_scores, labels)
+    if not math.isclose(value, expected, rel_tol=1e-9, abs_tol=1e-12):
+        _fail(f"on 300 random scores the average precision is {value:.6f}, scikit-learn says {expected:.6f}.")
+    _ok(f"agrees with scikit-learn's average_precision_score on 300 random scores ({value:.4f})")
+    if scores is not None:
+        scores, labels = np.asarray(scores, dtype=float), np.asarray(is_anomaly).astype(int)
+        value = _labelled_number(ap_fn, "ap_fn(scores, is_anomaly) on the notebook's scores", "the average precision",
+                                 scores, labels)
+        expected = float(average_precision_score(labels, scores))
+        if not math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9):
+            _fail(f"on the notebook's scores the average precision is {value:.4f}, scikit-learn says {expected:.4f}.")
+        _ok(f"on the notebook's scores: {value:.3f}, as scikit-learn says")
+
+
+def check_contamination_threshold(threshold_fn: Callable, train_scores=None, contamination: float | None = None) -> None:
+    """Check ``threshold_fn(train_scores, contamination) -> threshold`` that flags a share ``contamination`` of them.
+
+    ``contamination`` is a share (0.03 for 3%); the rows flagged are those
+    scoring strictly above the threshold. On random scores and several shares,
+    the threshold must flag the expected number of training scores, to within
+    one. Given the notebook's ``train_scores`` and ``contamination``, it also
+    prints the threshold and how many training rows it flags.
+    Introduced in notebook 10 (``10_labelled_anomalies``).
+    """
+    _require(threshold_fn, "the contamination threshold function")
+    rng = np.random.default_rng(2)
+    random_scores = rng.lognormal(size=1000)
+    for share in (0.03, 0.1, 0.25):
+        value = _labelled_number(threshold_fn, f"threshold_fn(train_scores, {share})", "the threshold",
+                                 random_scores.copy(), share)
+        flagged, expected = int((random_scores > value).sum()), int(round(share * len(random_scores)))
+        if abs(flagged - expected) <= 1:
+            continue
+        hint = ("the threshold is the (1 - contamination) quantile of the training scores: "
+                "np.percentile(train_scores, 100 * (1 - contamination)).")
+        if abs(flagged - (len(random_scores) - expected)) <= 1:
+            hint = "that flags all but the lowest scores: the threshold sits at 100 * (1 - contamination), not 100 * contamination."
+        elif flagged <= 1:
+            hint = "contamination is a share (0.03 means 3%): the percentile is 100 * (1 - contamination)."
+        _fail(f"with contamination {share} your threshold flags {flagged} of {len(random_scores)} training scores, "
+              f"expected about {expected}.", hint)
+    _ok("flags the expected share of the training scores (3%, 10%, 25% of 1,000)")
+    if train_scores is not None:
+        train_scores = np.asarray(train_scores, dtype=float)
+        value = _labelled_number(threshold_fn, "threshold_fn on the notebook's training scores", "the threshold",
+                                 train_scores.copy(), contamination)
+        _ok(f"on the notebook's training scores: threshold {value:.5f}, flagging {int((train_scores > value).sum())} "
+            f"of {len(train_scores)} rows ({contamination:.2%} would be {contamination * len(train_scores):.0f})")
+
+
+def _cost(scores, is_anomaly, threshold: float, cost_miss: float) -> float:
+    flagged = scores > threshold
+    return float((flagged & (is_anomaly == 0)).sum() + cost_miss * (~flagged & (is_anomaly == 1)).sum())
+
+
+def _lowest_cost(scores, is_anomaly, cost_false_alarm: float, cost_miss: float) -> tuple[float, float]:
+    """The threshold (among -inf and the scores) with the lowest cost, and that cost."""
+    candidates = np.r_[-np.inf, np.unique(scores)]
+    costs = [cost_false_alarm * ((scores > t) & (is_anomaly == 0)).sum() + cost_miss * ((scores <= t) & (is_anomaly == 1)).sum()
+             for t in candidates]
+    best = int(np.argmin(costs))
+    return float(candidates[best]), float(costs[best])
+
+
+def check_cost_threshold(threshold_fn: Callable, scores=None, is_anomaly=None, cost_miss: float | None = None) -> None:
+    """Check ``threshold_fn(scores, is_anomaly, cost_miss) -> threshold`` with the lowest total cost on labelled data.
+
+    Decisions are ``scores > threshold``; a false alarm costs 1 and a missed
+    anomaly costs ``cost_miss``. The threshold passes when its cost equals the
+    lowest cost any threshold reaches (several thresholds may share it),
+    including flagging nothing and flagging everything. Given the notebook's
+    ``scores``, ``is_anomaly`` and ``cost_miss``, it also prints what the
+    threshold flags there.
+    Introduced in notebook 10 (``10_labelled_anomalies``).
+    """
+    _require(threshold_fn, "the cost threshold function")
+    cases = [("a small case", [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [0, 0, 1, 0, 1, 1], 3.0),
+             ("a case where flagging everything is cheapest", [0.1, 0.2, 0.3, 0.9], [1, 0, 0, 1], 10.0),
+             ("a case where flagging nothing is cheapest", [0.1, 0.5, 0.6, 0.7, 0.8], [1, 0, 0, 1, 0], 1.0),
+             ("200 random scores, cost_miss 5", *_tie_free_ranking(3, n=200), 5.0),
+             ("200 random scores, cost_miss 30", *_tie_free_ranking(4, n=200), 30.0)]
+    for what, case_scores, labels, c in cases:
+        case_scores, labels = np.asarray(case_scores, dtype=float), np.asarray(labels)
+        value = _labelled_number(threshold_fn, f"threshold_fn(scores, is_anomaly, {c}) on {what}", "the threshold",
+                                 case_scores.copy(), labels.copy(), c)
+        _, best = _lowest_cost(case_scores, labels, 1.0, c)
+        cost = _cost(case_scores, labels, value, c)
+        if math.isclose(cost, best, abs_tol=1e-9):
+            continue
+        hint = ("try every threshold (each score, and one below the lowest score), count the false alarms "
+                "(flagged normal examples) and the misses (anomalies not flagged), and keep the cheapest.")
+        swapped, _ = _lowest_cost(case_scores, labels, c, 1.0)
+        if math.isclose(_cost(case_scores, labels, value, c), _cost(case_scores, labels, swapped, c), abs_tol=1e-9) \
+                and not math.isclose(_cost(case_scores, labels, swapped, c), best, abs_tol=1e-9):
+            hint = "a false alarm costs 1 and a missed anomaly costs cost_miss, not the reverse."
+        elif value >= case_scores.min() and math.isclose(_cost(case_scores, labels, -np.inf, c), best, abs_tol=1e-9):
+            hint = "flagging everything can be cheapest: include a threshold below the lowest score."
+        elif np.any(np.isclose(case_scores, value)):
+            lower = case_scores[case_scores < value]
+            if lower.size and math.isclose(_cost(case_scores, labels, lower.max(), c), best, abs_tol=1e-9):
+                hint = ("the decisions are scores > threshold: a threshold equal to the lowest score you want "
+                        "to flag leaves that example out; use the next lower score.")
+        _fail(f"on {what}, your threshold {value:.4g} costs {cost:g}, the cheapest costs {best:g}.", hint)
+    _ok("the cheapest threshold on small cases (including flag everything / nothing) and on 200 random scores")
+    if scores is not None:
+        scores, labels = np.asarray(scores, dtype=float), np.asarray(is_anomaly).astype(int)
+        value = _labelled_number(threshold_fn, "threshold_fn on the notebook's scores", "the threshold",
+                                 scores.copy(), labels.copy(), cost_miss)
+        _, best = _lowest_cost(scores, labels, 1.0, cost_miss)
+        cost = _cost(scores, labels, value, cost_miss)
+        if not math.isclose(cost, best, abs_tol=1e-9):
+            _fail(f"on the notebook's scores your threshold costs {cost:g}, the cheapest costs {best:g}.")
+        flagged = scores > value
+        _ok(f"on the notebook's labelled scores with cost_miss {cost_miss:g}: threshold {value:.5f} flags "
+            f"{int(flagged.sum())} rows, {int((flagged & (labels == 1)).sum())} of the {int(labels.sum())} anomalies; "
+            f"cost {cost:g} (flagging nothing: {cost_miss * labels.sum():g})")

@@ -7,6 +7,8 @@ checkpoint can rebuild it.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -18,6 +20,7 @@ __all__ = [
     "ConvAutoencoder",
     "SmallConvAutoencoder",
     "ConvDenoisingAutoencoder",
+    "VariationalAutoencoder",
     "WideAutoencoder",
     "TabularAutoencoder",
     "count_parameters",
@@ -31,7 +34,6 @@ class Autoencoder(nn.Module):
     batch dimension) and build ``self.encoder`` and ``self.decoder``. Inputs
     must be finite and lie in ``input_range`` (pixels in [0, 1]; ``None`` for
     any value).
-    Introduced in notebook 01 (``01_dense_autoencoder``).
     """
 
     input_shape: tuple[int, ...] = MNIST_SHAPE
@@ -178,7 +180,9 @@ class ConvDenoisingAutoencoder(Autoencoder):
     Encoder: Conv 1->32->16->8, each with ReLU, BatchNorm and 2x2 max pooling
     (28 -> 14 -> 7 -> 3). Decoder: ConvTranspose 8->8 (k3, s2), 8->16 (k2, s2),
     16->32 (k2, s2), then Conv(32, 1, 3) and a Sigmoid. Train it with noisy inputs
-    and clean targets (``fit(..., noise_std=...)``).
+    and clean targets, with noise levels that include 0 (``fit(..., noise_std=(0.0, 0.5))``):
+    its batch normalisation keeps the statistics of the training inputs, and a model
+    that saw only noisy images normalises clean ones wrongly.
     Introduced in notebook 07 (``07_denoising``).
     """
 
@@ -193,6 +197,146 @@ class ConvDenoisingAutoencoder(Autoencoder):
             nn.ConvTranspose2d(16, 32, 2, stride=2), nn.ReLU(), nn.BatchNorm2d(32),
             nn.Conv2d(32, 1, 3, padding=1), nn.Sigmoid(),
         )
+
+
+def _conv_encoder_layers() -> list[nn.Module]:
+    """The notebook-02 encoder up to its 64 features (before the linear layer to the code)."""
+    return [nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(32, 64, 7),
+            nn.Flatten()]
+
+
+def _conv_decoder_layers(latent_dim: int) -> list[nn.Module]:
+    """The notebook-02 decoder: a code of ``latent_dim`` numbers back to a 28x28 image in [0, 1]."""
+    return [nn.Linear(latent_dim, 64),
+            nn.Unflatten(1, (64, 1, 1)),
+            nn.ConvTranspose2d(64, 32, 7), nn.ReLU(),
+            nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid()]
+
+
+def _he_init(model: nn.Module) -> None:
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+
+
+class VariationalAutoencoder(Autoencoder):
+    """A convolutional variational autoencoder (VAE) on the notebook-02 architecture.
+
+    The encoder of :class:`ConvAutoencoder` up to its 64 features feeds two
+    linear heads: the **mean** and the **log variance** of a Gaussian over the
+    code, one pair of numbers per latent dimension. The decoder is notebook 02's.
+    Training draws one code per image with the reparameterisation trick,
+    ``z = mean + exp(log_variance / 2) * eps`` with ``eps ~ N(0, I)``, and
+    minimises the negative evidence lower bound (ELBO): the reconstruction term
+    (the binary cross-entropy of the decoded image, summed over its pixels: the
+    negative log-likelihood of independent Bernoulli pixels) plus ``beta`` times
+    the KL divergence of the code's Gaussian to the standard normal prior, in
+    closed form. ``beta=1`` is the VAE; a larger ``beta`` pulls the codes harder
+    towards the prior (and blurs the reconstructions), a smaller one makes it
+    more like a plain autoencoder.
+
+    ``encode(x)`` returns ``(mean, log_variance)``; ``decode(z)`` an image;
+    ``forward(x)`` (and so :func:`helpers.reconstruct` and
+    :func:`helpers.reconstruction_errors`) the reconstruction of the mean code,
+    which is deterministic. :func:`helpers.fit` trains it through
+    :meth:`training_loss` (its ``train_loss`` and ``valid_loss`` columns are the
+    negative ELBO per image, in nats, with one sampled code per image).
+
+    Parameters
+    ----------
+    latent_dim
+        Number of latent dimensions (20, as notebook 02's model).
+    beta
+        Weight of the KL term in the loss, ``>= 0`` (1 = the negative ELBO).
+
+    Introduced in notebook 09 (``09_variational_autoencoder``).
+    """
+
+    def __init__(self, latent_dim: int = 20, beta: float = 1.0):
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta < 0:
+            raise ValueError(f"beta (the weight of the KL term) must be a finite number >= 0, got {beta!r}")
+        super().__init__(latent_dim=latent_dim, beta=float(beta))
+        self.latent_shape = (latent_dim,)
+        self.beta = float(beta)
+        self.encoder = nn.Sequential(*_conv_encoder_layers())
+        self.to_mean = nn.Linear(64, latent_dim)
+        self.to_log_variance = nn.Linear(64, latent_dim)
+        self.decoder = nn.Sequential(*_conv_decoder_layers(latent_dim))
+        _he_init(self)
+        # Every posterior starts at unit variance (log variance 0): a He-initialised head would start
+        # with log variances of several units, variances of e^5 or e^-5, and a huge first KL term.
+        nn.init.zeros_(self.to_log_variance.weight)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The Gaussian of each input's code: ``(mean, log_variance)``, both ``(N, latent_dim)``."""
+        self._check_inputs(x)
+        features = self.encoder(x)
+        return self.to_mean(features), self.to_log_variance(features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction of the mean code: ``decode(encode(x)[0])`` (no sampling)."""
+        return self.decode(self.encode(x)[0])
+
+    @staticmethod
+    def reparameterize(mean: torch.Tensor, log_variance: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """One code per row drawn from ``N(mean, exp(log_variance))``, as ``mean + std * eps``.
+
+        The randomness is in ``eps ~ N(0, I)`` alone, so gradients flow to the
+        mean and the log variance. ``generator`` makes the draw reproducible.
+        """
+        eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return mean + torch.exp(0.5 * log_variance) * eps
+
+    @staticmethod
+    def kl_divergence(mean: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+        """KL divergence of ``N(mean, exp(log_variance))`` to ``N(0, I)`` per row, in closed form.
+
+        ``0.5 * sum(mean**2 + exp(log_variance) - log_variance - 1)`` over the
+        latent dimensions: shape ``(N,)``, in nats.
+        """
+        if mean.shape != log_variance.shape or mean.dim() != 2:
+            raise ValueError(f"mean and log_variance must be batches of codes of the same shape (N, latent_dim), "
+                             f"got {tuple(mean.shape)} and {tuple(log_variance.shape)}")
+        return 0.5 * (mean.pow(2) + log_variance.exp() - log_variance - 1.0).sum(dim=1)
+
+    @staticmethod
+    def reconstruction_nll(X_hat: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """Minus the log-likelihood of ``X`` under Bernoulli pixels of means ``X_hat``, per example.
+
+        The binary cross-entropy summed over each example's pixels: shape ``(N,)``, in nats.
+        """
+        if X_hat.shape != X.shape:
+            raise ValueError(f"X_hat and X must have the same shape, got {tuple(X_hat.shape)} and {tuple(X.shape)}")
+        return nn.functional.binary_cross_entropy(X_hat, X, reduction="none").flatten(1).sum(dim=1)
+
+    def loss(self, X_hat: torch.Tensor, X: torch.Tensor, mean: torch.Tensor,
+             log_variance: torch.Tensor) -> torch.Tensor:
+        """The negative beta-ELBO averaged over the batch: ``mean(reconstruction_nll + beta * kl_divergence)``.
+
+        ``X_hat`` is decoded from codes sampled with ``mean`` and ``log_variance``.
+        """
+        return (self.reconstruction_nll(X_hat, X) + self.beta * self.kl_divergence(mean, log_variance)).mean()
+
+    def training_loss(self, X_in: torch.Tensor, X: torch.Tensor, loss_fn=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss :func:`helpers.fit` minimises: the negative beta-ELBO of the batch, with one sampled code.
+
+        Returns ``(loss, X_hat)``, ``X_hat`` decoded from the sampled codes. The
+        VAE's loss is its own: ``loss_fn`` must be ``None`` or the mean squared
+        error that ``fit`` passes by default (it is not used).
+        """
+        if loss_fn is not None and not (type(loss_fn) is nn.MSELoss and loss_fn.reduction == "mean"):
+            raise ValueError(f"a VariationalAutoencoder trains on its own loss (the negative ELBO, see its `loss`); "
+                             f"call fit without loss_fn, got {loss_fn!r}")
+        mean, log_variance = self.encode(X_in)
+        X_hat = self.decode(self.reparameterize(mean, log_variance))
+        return self.loss(X_hat, X, mean, log_variance), X_hat
 
 
 class WideAutoencoder(Autoencoder):
@@ -255,7 +399,7 @@ class TabularAutoencoder(Autoencoder):
 MODEL_CLASSES = {
     cls.__name__: cls
     for cls in (DenseAutoencoder, ConvAutoencoder, SmallConvAutoencoder, ConvDenoisingAutoencoder,
-                WideAutoencoder, TabularAutoencoder)
+                VariationalAutoencoder, WideAutoencoder, TabularAutoencoder)
 }
 
 

@@ -46,7 +46,6 @@ def as_images(x, *, value_range=(0.0, 1.0)) -> np.ndarray:
     with values in ``value_range``. Anything else (say a normalised
     3x224x224 batch from another project's loader) is a ``ValueError`` that says
     what was expected.
-    Introduced in notebook 01 (``01_dense_autoencoder``).
     """
     arr = _to_numpy(x)
     shape = arr.shape
@@ -79,8 +78,25 @@ def plot_image_rows(rows, row_labels=None, titles=None, *, cmap="gray", value_ra
                     image_size: float = 1.1, suptitle: str | None = None) -> Figure:
     """Rows of images, one row per batch in ``rows`` (all the same length).
 
-    ``row_labels`` name each row (left margin), ``titles`` the columns (or a list
-    per image of the first row).
+    Parameters
+    ----------
+    rows : list of tensors or arrays ``(n, 1, H, W)`` or ``(n, H, W)``
+        One batch of images per row, all of the same length ``n``.
+    row_labels : list of str, optional
+        The name of each row, in the left margin.
+    titles : list of str, optional
+        One title per column (over the first row), or one per image of the first row.
+    cmap, value_range : str, (float, float)
+        The colour map and the pixel values it spans.
+    image_size : float
+        Inches per image.
+    suptitle : str, optional
+        A title over the whole figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
     batches = [as_images(r, value_range=value_range) for r in rows]
@@ -107,7 +123,7 @@ def plot_image_rows(rows, row_labels=None, titles=None, *, cmap="gray", value_ra
 def plot_reconstructions(X, X_hat, labels=None, *, n: int = 8, title: str | None = None) -> Figure:
     """The first ``n`` inputs (top row) over their reconstructions (bottom row).
 
-    Introduced in notebook 01 (``01_dense_autoencoder``).
+    Introduced in notebook 04 (``04_latent_2d``).
     """
     titles = None if labels is None else [f"label {int(v)}" for v in _to_numpy(labels)[:n]]
     return plot_image_rows([_to_numpy(X)[:n], _to_numpy(X_hat)[:n]], ["input", "reconstruction"], titles,
@@ -245,11 +261,12 @@ def plot_anomaly_heatmaps(X, X_hat, titles=None) -> Figure:
 
 def plot_histograms(groups: dict, *, bins: int = 60, log_x: bool = True, marks: dict | None = None,
                     xlabel: str = "reconstruction error", title: str | None = None) -> Figure:
-    """Overlaid density histograms of several sets of scores, e.g. ``{"train": e1, "test": e2}``.
+    """Overlaid histograms of several sets of scores, e.g. ``{"train": e1, "test": e2}``.
 
-    Shared bin edges (logarithmic with ``log_x``) so the shapes compare; ``marks``
-    draws labelled vertical lines, e.g. ``{"threshold": t}``.
-    Introduced in notebook 03 (``03_one_class_auc``).
+    Shared bin edges (logarithmic with ``log_x``), each group drawn as the share
+    of its examples per bin, so shapes compare whatever the group sizes;
+    ``marks`` draws labelled vertical lines, e.g. ``{"threshold": t}``.
+    Introduced in notebook 08 (``08_uci_digits``).
     """
     if not groups:
         raise ValueError("groups must name at least one array of scores")
@@ -264,12 +281,15 @@ def plot_histograms(groups: dict, *, bins: int = 60, log_x: bool = True, marks: 
     fig = Figure(figsize=(6.5, 3.6), layout="constrained")
     ax = fig.subplots()
     for name, group in arrays.items():
-        ax.hist(group, bins=edges, density=True, alpha=0.55, label=f"{name} ({len(group)})")
+        # each group's share of its examples per bin: comparable across groups of any size, and, unlike a
+        # density, not inflated in the narrow bins that log-spaced edges make on the left
+        ax.hist(group, bins=edges, weights=np.full(len(group), 1 / len(group)), alpha=0.55,
+                label=f"{name} ({len(group)})")
     for i, (name, x) in enumerate((marks or {}).items()):
         ax.axvline(x, color=f"{0.1 + 0.3 * i:.1f}", ls="--", lw=1, label=f"{name} {x:.4g}")
     if log_x:
         ax.set_xscale("log")
-    ax.set(xlabel=xlabel, ylabel="density", title=title)
+    ax.set(xlabel=xlabel, ylabel="share of examples per bin", title=title)
     ax.legend(frameon=False)
     return fig
 
@@ -334,12 +354,31 @@ def plot_latent_scatter(Z, y, *, palette="tab10", title: str | None = None, axis
                         s: float = 3.0, ax=None, background=None, label_centres: bool = False) -> Figure:
     """2-D codes coloured by label, with a colour bar naming the classes.
 
-    ``palette`` is any seaborn palette name (``"tab10"``, ``"husl"``, ...) or a
-    list of colours, one per class. ``background``: other codes ``(M, 2)`` drawn
-    underneath in light grey (e.g. the training classes, under unseen ones).
-    ``label_centres`` writes each label at the median of its points, for
-    palettes whose neighbouring colours are hard to tell apart.
-    Pass ``ax`` to draw into an existing figure (the figure is returned).
+    Parameters
+    ----------
+    Z : array or tensor ``(N, 2)``
+        The codes.
+    y : array or tensor ``(N,)``
+        Their labels (the colours).
+    palette : str or list
+        A seaborn palette name (``"tab10"``, ``"husl"``, ...) or one colour per class.
+    title, axis_labels : str, (str, str)
+        The title and the names of the two axes.
+    s : float
+        The size of the points.
+    ax : matplotlib Axes, optional
+        Draw into an existing figure (that figure is returned).
+    background : array ``(M, 2)``, optional
+        Other codes drawn underneath in light grey (e.g. the training classes,
+        under unseen ones).
+    label_centres : bool
+        Write each label at the median of its points, for palettes whose
+        neighbouring colours are hard to tell apart.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
     Introduced in notebook 04 (``04_latent_2d``).
     """
     Z, y = _to_numpy(Z), _to_numpy(y)

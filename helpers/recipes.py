@@ -44,8 +44,6 @@ class ConvRecipe:
     - Adam with a shorter memory for squared gradients (``betas[1]`` 0.99), which
       follows the fast-changing learning rate better;
     - no weight decay: five epochs leave no room to overfit.
-
-    Introduced in notebook 02 (``02_conv_autoencoder``).
     """
 
     latent_dim: int = 20
@@ -95,11 +93,30 @@ def train_conv_autoencoder(recipe: ConvRecipe = COURSE_CONV_RECIPE, *, seed: int
                            checkpoint=None) -> tuple[ConvAutoencoder, pd.DataFrame]:
     """Train the notebook-02 conv AE with ``recipe``; returns ``(model, history)``.
 
-    Seeds everything with ``seed`` and draws the MNIST split with it (or uses
-    ``loaders``, a dict with ``train`` and ``valid``, such as the classic
-    torchvision loaders of the speed benchmark). ``callback`` goes to
-    :func:`helpers.fit`. With ``checkpoint`` (a path) the trained model is saved
-    there with its recipe, seed, final validation MSE and training seconds.
+    Parameters
+    ----------
+    recipe : ConvRecipe
+        Latent size, batch size, optimiser, schedule, epochs and loss.
+    seed : int
+        Seeds everything, and draws the MNIST split.
+    device : str or torch.device, optional
+        Where to train; :func:`helpers.get_device` by default.
+    loaders : dict, optional
+        ``{"train": ..., "valid": ...}`` to use instead of the seeded split (the
+        speed benchmark passes the classic torchvision loaders).
+    callback : callable, optional
+        Passed to :func:`helpers.fit`: ``callback(model, row)``, True stops.
+    progress : bool
+        The progress bar and one line per epoch.
+    checkpoint : path, optional
+        Save the trained model there with its recipe, seed, final validation
+        MSE and training seconds.
+
+    Returns
+    -------
+    (ConvAutoencoder, pandas.DataFrame)
+        The trained model (eval mode) and the history of :func:`helpers.fit`.
+
     Introduced in notebook 02 (``02_conv_autoencoder``).
     """
     if not isinstance(recipe, ConvRecipe):

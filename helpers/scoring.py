@@ -122,7 +122,6 @@ def smooth(X: torch.Tensor, sigma: float) -> torch.Tensor:
     """Gaussian blur of a batch of images ``(N, 1, H, W)`` with standard deviation ``sigma`` pixels.
 
     Zero padding (the background of MNIST is 0); ``sigma=0`` returns ``X``.
-    Introduced in notebook 03 (``03_one_class_auc``).
     """
     if sigma < 0:
         raise ValueError(f"sigma must be >= 0, got {sigma}")

@@ -55,10 +55,30 @@ def train_tabular_autoencoder(X: torch.Tensor, *, seed: int = 1, num_epochs: int
     In this order: :func:`helpers.set_seed` (``seed``), create the model (its
     input size is the number of columns of ``X``), build :func:`reference_loader`,
     then :func:`helpers.fit` with ``optimizer`` (plain ``torch.optim.SGD`` in the
-    reference, or ``torch.optim.Adam``) at ``lr`` and the MSE loss. Returns
-    ``(model, history)``. With the defaults on the 65 optdigits features this
-    reproduces the reference's training run number for number. The model is on
-    the CPU and in eval mode.
+    reference, or ``torch.optim.Adam``) at ``lr`` and the MSE loss. With the
+    defaults on the 65 optdigits features this reproduces the reference's
+    training run number for number.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        The rows, float32 ``(N, features)`` in [0, 1].
+    seed : int
+        Seeds the initial weights and the order of the batches.
+    num_epochs, lr, batch_size : int, float, int
+        As in :func:`helpers.fit`; the defaults are the reference's.
+    optimizer : torch optimizer class
+        ``torch.optim.SGD`` (the reference) or e.g. ``torch.optim.Adam``.
+    hidden_dim, latent_dim, dropout : int, int, float
+        The sizes of :class:`helpers.TabularAutoencoder`.
+    progress : bool
+        The progress bar and one line per epoch.
+
+    Returns
+    -------
+    (TabularAutoencoder, pandas.DataFrame)
+        The trained model, on the CPU and in eval mode, and its history.
+
     Introduced in notebook 08 (``08_uci_digits``).
     """
     X = as_features(X)

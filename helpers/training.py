@@ -26,15 +26,35 @@ class TrainingDivergedError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
 
-def add_noise(X: torch.Tensor, noise_std: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def add_noise(X: torch.Tensor, noise_std, generator: torch.Generator | None = None) -> torch.Tensor:
     """``X`` plus Gaussian noise of standard deviation ``noise_std``, clipped back to [0, 1].
 
+    ``noise_std`` is one number for every image, or a pair ``(low, high)``:
+    each image then draws its own level uniformly from that range (a denoiser
+    that must also handle clean images trains on a range that starts at 0).
     Introduced in notebook 07 (``07_denoising``).
     """
-    if noise_std < 0:
-        raise ValueError(f"noise_std must be >= 0, got {noise_std}")
+    low, high = _noise_range(noise_std)
     noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
-    return (X + noise_std * noise).clamp_(0.0, 1.0)
+    if low == high:
+        return (X + low * noise).clamp_(0.0, 1.0)
+    levels = torch.rand((len(X),) + (1,) * (X.dim() - 1), generator=generator, device=X.device, dtype=X.dtype)
+    return (X + (low + (high - low) * levels) * noise).clamp_(0.0, 1.0)
+
+
+def _noise_range(noise_std) -> tuple[float, float]:
+    """``noise_std`` as a ``(low, high)`` pair of levels, checked."""
+    pair = tuple(noise_std) if isinstance(noise_std, (tuple, list)) else (noise_std, noise_std)
+    if len(pair) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair):
+        raise TypeError(f"noise_std must be a number or a (low, high) pair of numbers, got {noise_std!r}")
+    low, high = map(float, pair)
+    if not 0 <= low <= high or not math.isfinite(high):
+        raise ValueError(f"noise_std must be >= 0 (a range: 0 <= low <= high), got {noise_std!r}")
+    return low, high
+
+
+def _has_noise(noise_std) -> bool:
+    return _noise_range(noise_std)[1] > 0
 
 
 def _batch_loss(model: nn.Module, X_in: torch.Tensor, X: torch.Tensor, loss_fn):
@@ -45,8 +65,10 @@ def _batch_loss(model: nn.Module, X_in: torch.Tensor, X: torch.Tensor, loss_fn):
     return loss_fn(X_hat, X), X_hat
 
 
-def _is_mse(loss_fn) -> bool:
-    return isinstance(loss_fn, nn.MSELoss) and loss_fn.reduction == "mean"
+def _is_mse(model, loss_fn) -> bool:
+    """Whether the batch loss is the per-pixel MSE itself (a model with its own objective ignores ``loss_fn``)."""
+    own_objective = isinstance(model, Autoencoder) and type(model).training_loss is not Autoencoder.training_loss
+    return not own_objective and isinstance(loss_fn, nn.MSELoss) and loss_fn.reduction == "mean"
 
 
 def _train_epoch(model, loader, opt, scheduler, loss_fn, noise_std, device, bar, epoch) -> tuple[float, float]:
@@ -56,7 +78,7 @@ def _train_epoch(model, loader, opt, scheduler, loss_fn, noise_std, device, bar,
     count = 0
     for batch_index, batch in enumerate(loader, start=1):
         X = inputs_of(batch).to(device, non_blocking=True)
-        loss, X_hat = _batch_loss(model, add_noise(X, noise_std) if noise_std else X, X, loss_fn)
+        loss, X_hat = _batch_loss(model, add_noise(X, noise_std) if _has_noise(noise_std) else X, X, loss_fn)
         value = loss.item()
         if not math.isfinite(value):
             raise TrainingDivergedError(
@@ -68,7 +90,7 @@ def _train_epoch(model, loader, opt, scheduler, loss_fn, noise_std, device, bar,
         if scheduler is not None:
             scheduler.step()
         loss_total += value * len(X)
-        mse_total += value * len(X) if _is_mse(loss_fn) else nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
+        mse_total += value * len(X) if _is_mse(model, loss_fn) else nn.functional.mse_loss(X_hat.detach(), X).item() * len(X)
         count += len(X)
         bar.update(1)
     return loss_total / count, mse_total / count
@@ -79,14 +101,14 @@ def _evaluate(model, loader, loss_fn, device, noise_std) -> tuple[float, float]:
 
     Noise (for a denoising AE) is drawn from a fixed generator so that epochs compare.
     """
-    generator = torch.Generator(device=device).manual_seed(0) if noise_std else None
+    generator = torch.Generator(device=device).manual_seed(0) if _has_noise(noise_std) else None
     loss_total = mse_total = 0.0
     count = 0
     model.eval()
     with torch.no_grad():
         for batch in loader:
             X = inputs_of(batch).to(device)
-            loss, X_hat = _batch_loss(model, add_noise(X, noise_std, generator) if noise_std else X, X, loss_fn)
+            loss, X_hat = _batch_loss(model, add_noise(X, noise_std, generator) if _has_noise(noise_std) else X, X, loss_fn)
             loss_total += loss.item() * len(X)
             mse_total += nn.functional.mse_loss(X_hat, X).item() * len(X)
             count += len(X)
@@ -100,7 +122,7 @@ def _epoch_line(row: dict, num_epochs: int) -> str:
 
 
 def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, lr: float,
-        optimizer=torch.optim.Adam, lr_schedule: str = "constant", loss_fn=None, noise_std: float = 0.0,
+        optimizer=torch.optim.Adam, lr_schedule: str = "constant", loss_fn=None, noise_std=0.0,
         callback=None, progress: bool = True) -> pd.DataFrame:
     """Train an autoencoder to reconstruct its inputs; returns one row per epoch.
 
@@ -127,7 +149,8 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
         Whatever the loss, the per-pixel MSE is recorded too.
     noise_std
         Above 0, a denoising AE: Gaussian noise on the inputs (clipped to [0, 1]),
-        the clean images as targets.
+        the clean images as targets. A pair ``(low, high)`` draws one level per
+        image from that range (see :func:`add_noise`).
     callback
         ``callback(model, row)`` after every epoch: it may add entries to ``row``
         (they become columns) and returns ``True`` to stop training early.
@@ -155,6 +178,7 @@ def fit(model: nn.Module, train_loader, valid_loader=None, *, num_epochs: int, l
         raise ValueError(f"lr must be > 0, got {lr}")
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+    _noise_range(noise_std)  # a bad noise level fails here, before any training
     loss_fn = nn.MSELoss() if loss_fn is None else loss_fn
     device = next(model.parameters()).device
     opt = optimizer(model.parameters(), lr=lr)
@@ -190,7 +214,6 @@ def save_checkpoint(model: Autoencoder, path, **metadata) -> Path:
 
     The file is written to a temporary name and renamed into place, so an
     interrupted save never leaves a half-written checkpoint behind.
-    Introduced in notebook 02 (``02_conv_autoencoder``).
     """
     if type(model).__name__ not in MODEL_CLASSES:
         raise TypeError(f"save_checkpoint expects one of the course models {sorted(MODEL_CLASSES)}, "

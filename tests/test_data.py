@@ -54,7 +54,7 @@ def test_valid_split_is_fixed_by_the_seed_and_disjoint_from_train():
         ls = mnist_loaders(batch_size=1000, seed=seed, root=DATA)
         return torch.cat([y for _, y in ls["valid"]]), torch.cat([X.sum((1, 2, 3)) for X, _ in ls["valid"]])
 
-    (y0, s0), (y0b, s0b), (y1, s1) = labels(0), labels(0), labels(1)
+    (y0, s0), (y0b, s0b), (_, s1) = labels(0), labels(0), labels(1)
     assert torch.equal(y0, y0b) and torch.equal(s0, s0b)
     assert not torch.equal(s0, s1)
 
@@ -183,3 +183,29 @@ def test_an_interrupted_copy_leaves_no_truncated_file(tmp_path, monkeypatch):
         place_datasets(DATA, tmp_path)
     left = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert left == []  # nothing that a later run would call corrupted
+
+
+# ------------------------------------------------------------------ notebook 10: the ODDS-like optdigits set
+def test_optdigits_outliers_rebuild_the_odds_set():
+    X, y = data.load_optdigits_outliers(seed=0, root=DATA)
+    assert X.shape == (5216, 64) and y.shape == (5216,)
+    assert (y == 0).sum() == 150 and np.bincount(y)[1:].sum() == 5066  # 2.88% anomalies, every 1-9 of both files
+    zeros = X[y == 0]
+    X_all = np.vstack([load_optdigits("train", root=DATA)[0], load_optdigits("test", root=DATA)[0]])
+    assert np.array_equal(X[y != 0], X_all[np.r_[load_optdigits("train", root=DATA)[1],
+                                                 load_optdigits("test", root=DATA)[1]] != 0])
+    X_again, _ = data.load_optdigits_outliers(seed=0, root=DATA)
+    X_other, y_other = data.load_optdigits_outliers(seed=1, root=DATA)
+    assert np.array_equal(X, X_again)
+    assert np.array_equal(X[y != 0], X_other[y_other != 0]) and not np.array_equal(zeros, X_other[y_other == 0])
+
+
+def test_load_table_reads_the_shipped_tables_and_names_the_known_ones():
+    published = data.load_table("pyod_published_optdigits")
+    assert {"detector", "metric", "value", "source"} <= set(published.columns)
+    assert published.query("detector == 'HBOS' and metric == 'roc_auc'")["value"].item() == pytest.approx(0.8732)
+    with pytest.raises(FileNotFoundError, match="pyod_published_optdigits"):
+        data.load_table("no_such_table")
+    for bad in ("../tables/pyod_published_optdigits", "pyod_published_optdigits.csv"):
+        with pytest.raises(ValueError, match="without folder or suffix"):
+            data.load_table(bad)

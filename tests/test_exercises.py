@@ -300,6 +300,151 @@ def test_latent_codes_stub():
         check_latent_codes(NotImplemented, 100, 2)
 
 
+# --- notebook 04: codes on the edges, cluster centres, latent distance ------------------------
+
+from helpers import encode_dataset  # noqa: E402
+from helpers.exercises import check_cluster_centres, check_edge_share, check_latent_distance  # noqa: E402
+
+
+def edge_share_of(model, X):
+    """The right answer: the share of codes with a coordinate at its lowest or highest value."""
+    Z = encode_dataset(model, X)
+    on_edge = np.isclose(Z, Z.min(axis=0), atol=1e-4) | np.isclose(Z, Z.max(axis=0), atol=1e-4)
+    return on_edge.any(axis=1).mean()
+
+
+@pytest.fixture(scope="module")
+def relu_codes():
+    torch.manual_seed(0)
+    model = DenseAutoencoder(latent_dim=2, bottleneck_activation=True).eval()  # the ReLU zeroes about half of each coordinate
+    X = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    return model, X
+
+
+def test_edge_share_accepts_the_answer(relu_codes, capsys):
+    model, X = relu_codes
+    check_edge_share(model, edge_share_of(model, X), X)
+    check_edge_share(model, torch.tensor(edge_share_of(model, X)), X)
+    assert capsys.readouterr().out.count("pile up on the edges") == 2
+
+
+def test_edge_share_fails_on_wrong_answers(relu_codes):
+    model, X = relu_codes
+    Z = encode_dataset(model, X)
+    at_min = np.isclose(Z, Z.min(axis=0), atol=1e-4)
+    at_edge = at_min | np.isclose(Z, Z.max(axis=0), atol=1e-4)
+    for wrong, pattern in [(100 * at_edge.any(axis=1).mean(), "percentage"),
+                           (at_edge.mean(), "share of coordinates"),
+                           (0.5, "lie on an edge")]:
+        with pytest.raises(ExerciseCheckError, match=pattern):
+            check_edge_share(model, wrong, X)
+    # flip the sign of the first coordinate: its edge is now the highest value, not the lowest
+    with torch.no_grad():
+        model.encoder[-1].weight[0] *= -1
+    try:
+        Z = encode_dataset(model, X)
+        only_min = np.isclose(Z, Z.min(axis=0), atol=1e-4).any(axis=1).mean()
+        with pytest.raises(ExerciseCheckError, match="lowest or the highest"):
+            check_edge_share(model, only_min, X)
+    finally:
+        with torch.no_grad():
+            model.encoder[-1].weight[0] *= -1
+
+
+def test_edge_share_fails_on_a_linear_code():
+    model = DenseAutoencoder(latent_dim=2, bottleneck_activation=False).eval()
+    X = torch.rand(200, 1, 28, 28)
+    with pytest.raises(ExerciseCheckError, match="bottleneck_activation=True"):
+        check_edge_share(model, edge_share_of(model, X), X)
+
+
+def test_edge_share_lets_a_stub_through(relu_codes):
+    model, X = relu_codes
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_edge_share(NotImplemented, NotImplemented, X)
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_edge_share(model, NotImplemented, X)
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    rng = np.random.default_rng(0)
+    y = np.arange(100) % 5
+    Z = rng.standard_normal((100, 2)) + 3 * np.stack([np.cos(y), np.sin(y)], axis=1)
+    return Z, y
+
+
+def test_cluster_centres_accepts_the_means(clusters, capsys):
+    Z, y = clusters
+    centres = np.stack([Z[y == d].mean(axis=0) for d in range(5)])
+    check_cluster_centres(centres, Z, y)
+    check_cluster_centres(torch.from_numpy(centres), Z, torch.from_numpy(y))
+    assert capsys.readouterr().out.count("mean code of digit d") == 2
+
+
+def test_cluster_centres_fails_on_wrong_answers(clusters):
+    Z, y = clusters
+    centres = np.stack([Z[y == d].mean(axis=0) for d in range(5)])
+    wrongs = [
+        (np.random.default_rng(1).random((5, 2)), "not the mean codes"),             # any 5x2 array
+        (np.stack([np.median(Z[y == d], axis=0) for d in range(5)]), "medians"),
+        (np.tile(Z.mean(axis=0), (5, 1)), "Z\\[y == d\\]"),
+        (centres[::-1], "wrong order"),
+        (centres.T, "transpose"),
+        (centres[0], "that is one centre"),
+        (np.full((5, 2), np.nan), "NaN"),
+    ]
+    for wrong, pattern in wrongs:
+        with pytest.raises(ExerciseCheckError, match=pattern):
+            check_cluster_centres(wrong, Z, y)
+
+
+def test_cluster_centres_lets_a_stub_through(clusters):
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_cluster_centres(NotImplemented, *clusters)
+
+
+@pytest.fixture(scope="module")
+def distances_2d():
+    torch.manual_seed(0)
+    model = DenseAutoencoder(latent_dim=2, bottleneck_activation=False).eval()
+    g = torch.Generator().manual_seed(2)
+    X_reference, X = torch.rand(300, 1, 28, 28, generator=g), torch.rand(100, 1, 28, 28, generator=g)
+    from sklearn.neighbors import NearestNeighbors
+    Z_reference, Z = encode_dataset(model, X_reference), encode_dataset(model, X)
+    distances, _ = NearestNeighbors(n_neighbors=10).fit(Z_reference).kneighbors(Z)
+    own, _ = NearestNeighbors(n_neighbors=10).fit(Z).kneighbors(Z)
+    return model, X_reference, X, distances, own
+
+
+def test_latent_distance_accepts_the_answer(distances_2d, capsys):
+    model, X_reference, X, distances, _ = distances_2d
+    check_latent_distance(distances.mean(axis=1), model, X_reference, X)
+    assert "nearest training codes" in capsys.readouterr().out
+
+
+def test_latent_distance_fails_on_wrong_answers(distances_2d):
+    model, X_reference, X, distances, own = distances_2d
+    wrongs = [
+        (distances[:, 0], "nearest code only"),
+        (distances.sum(axis=1), "sum"),
+        ((distances ** 2).mean(axis=1), "squared"),
+        (own.mean(axis=1), "training codes"),
+        (distances, "average them"),
+        (distances.mean(axis=1)[:50], "one score per image"),
+        (np.random.default_rng(0).random(100), "differs"),
+    ]
+    for wrong, pattern in wrongs:
+        with pytest.raises(ExerciseCheckError, match=pattern):
+            check_latent_distance(wrong, model, X_reference, X)
+
+
+def test_latent_distance_lets_a_stub_through(distances_2d):
+    model, X_reference, X, _, _ = distances_2d
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_latent_distance(NotImplemented, model, X_reference, X)
+
+
 # ------------------------------------------------------------------ check_threshold
 def test_threshold_accepts_either_standard_deviation(capsys):
     errors = torch.rand(1000)
@@ -401,25 +546,23 @@ def test_pca_components_lets_a_stub_through(pca_rows):
 from helpers.exercises import check_upside_down  # noqa: E402
 
 
-class TopLeftQuarter(nn.Module):
-    """Reconstructs the top-left quarter of an image and nothing else: its error depends on the orientation."""
+class PixelWeights(nn.Module):
+    """Reconstructs each pixel times a fixed random weight: its error changes with any turn or mirror image."""
 
     def __init__(self):
         super().__init__()
-        self.unused = nn.Parameter(torch.zeros(()))   # reconstruct() finds the device through it
+        self.weights = nn.Parameter(torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0)),
+                                    requires_grad=False)
 
     def forward(self, X):
-        X_hat = torch.zeros_like(X)
-        h, w = X.shape[-2] // 2, X.shape[-1] // 2
-        X_hat[..., :h, :w] = X[..., :h, :w]
-        return X_hat
+        return X * self.weights
 
 
 @pytest.fixture(scope="module")
 def turned():
     X = torch.rand(60, 1, 28, 28) ** 4
     y = torch.arange(60) % 4
-    model = TopLeftQuarter()
+    model = PixelWeights()
     errors = reconstruction_errors(model, torch.rot90(X, k=2, dims=(2, 3)))
     threshold = float(np.median(errors))
     return model, X, y, errors, threshold
@@ -597,7 +740,11 @@ def test_checks_of_notebooks_05_to_07(check, right, wrongs, capsys):
     for wrong in wrongs:
         with pytest.raises(ExerciseCheckError):
             check(wrong)
+    assert_stubs_pass_through(check)
 
+
+def assert_stubs_pass_through(check):
+    """A student's untouched stub (it raises, or is still NotImplemented) reaches the student as NotImplementedError."""
     def stub(*args):
         raise NotImplementedError
 
@@ -615,25 +762,124 @@ def test_denoising_check_leaves_the_students_random_numbers_alone():
     assert torch.equal(torch.rand(3), expected)
 
 
+# --- notebook 05: the neighbour classifier's most frequent mistakes ---------------------------
+from sklearn.metrics import confusion_matrix  # noqa: E402
+
+from helpers.exercises import check_average_digits, check_extrapolation, check_top_mistakes  # noqa: E402
+
+
+def toy_predictions():
+    """Labels 0..3 and predictions whose mistakes are unequal and asymmetric (3->1 happens 4 times, 1->3 never)."""
+    y_true = np.repeat(np.arange(4), 20)
+    y_pred = y_true.copy()
+    y_pred[60:64] = 1   # four 3s read as 1
+    y_pred[20:23] = 2   # three 1s read as 2
+    y_pred[0:2] = 3     # two 0s read as 3
+    y_pred[40] = 0      # one 2 read as 0
+    return y_true, y_pred
+
+
+def top_mistakes(y_true, y_pred, n=3):
+    confusion = pd.DataFrame(confusion_matrix(y_true, y_pred))
+    size = len(confusion)
+    return confusion, confusion.where(~np.eye(size, dtype=bool)).stack().nlargest(n).astype(int)
+
+
+def test_top_mistakes_check_accepts_a_series_and_rows(capsys):
+    y_true, y_pred = toy_predictions()
+    confusion, mistakes = top_mistakes(y_true, y_pred)
+    check_top_mistakes(confusion, mistakes, y_true, y_pred, n=3)
+    assert "✓ the 3 most frequent mistakes: 3->1 (4), 1->2 (3), 0->3 (2)" in capsys.readouterr().out
+    rows = [(true, guess, count) for (true, guess), count in mistakes.items()]
+    check_top_mistakes(confusion.to_numpy(), rows, y_true, y_pred, n=3)
+    check_top_mistakes(confusion, mistakes.rename("count").to_frame(), y_true, y_pred, n=3)
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda c, m: (c.T, m), "swapped"),
+    (lambda c, m: (c / c.to_numpy().sum(), m), "count the examples"),
+    (lambda c, m: (c, m.iloc[:2]), "lists 2 entries"),
+    (lambda c, m: (c, pd.Series(m.to_numpy(), index=m.index.swaplevel())), "read backwards"),
+    (lambda c, m: (c, c.stack().nlargest(3)), "on the diagonal"),
+    (lambda c, m: (c, c.where(~np.eye(4, dtype=bool)).stack().nsmallest(3)), "not the 3 most frequent"),
+])
+def test_top_mistakes_check_explains_wrong_answers(wrong, message):
+    y_true, y_pred = toy_predictions()
+    confusion, mistakes = wrong(*top_mistakes(y_true, y_pred))
+    with pytest.raises(ExerciseCheckError, match=message):
+        check_top_mistakes(confusion, mistakes, y_true, y_pred, n=3)
+
+
+def test_top_mistakes_check_wants_the_given_predictions():
+    y_true, y_pred = toy_predictions()
+    confusion, mistakes = top_mistakes(y_true, y_true)  # the confusion matrix of perfect predictions
+    with pytest.raises(ExerciseCheckError, match="not the confusion matrix"):
+        check_top_mistakes(confusion, mistakes, y_true, y_pred, n=3)
+
+
+def test_top_mistakes_check_passes_stubs_through():
+    y_true, y_pred = toy_predictions()
+    with pytest.raises(NotImplementedError, match="not written yet"):
+        check_top_mistakes(NotImplemented, NotImplemented, y_true, y_pred)
+
+
+# --- notebook 06: beyond the end points, average digits ----------------------------------------
+@pytest.fixture(scope="module")
+def small_conv_model():
+    torch.manual_seed(0)
+    return ConvAutoencoder(latent_dim=20).eval()
+
+
+def far_walk(model, x0, x1, alphas):
+    with torch.no_grad():
+        z0, z1 = model.encode(torch.stack([x0, x1]))
+        return model.decode(torch.stack([(1 - a) * z0 + a * z1 for a in alphas.tolist()]))
+
+
+def test_extrapolation_check(small_conv_model, capsys):
+    X = torch.rand(2, 1, 28, 28)
+    alphas = torch.linspace(-1, 2, 13)
+    check_extrapolation(far_walk(small_conv_model, X[0], X[1], alphas), alphas, small_conv_model, X[0], X[1])
+    assert "✓ 13 weights from -1 to 2" in capsys.readouterr().out
+    wrongs = [
+        (far_walk(small_conv_model, X[0], X[1], alphas), torch.linspace(0, 1, 13), "weights"),
+        (far_walk(small_conv_model, X[1], X[0], alphas), alphas, "backwards"),
+        (((1 - alphas.view(-1, 1, 1, 1)) * X[0] + alphas.view(-1, 1, 1, 1) * X[1]).clamp(0, 1), alphas, "pixels"),
+        (far_walk(small_conv_model, X[0], X[1], alphas)[:12], alphas, "shape"),
+    ]
+    for strip, weights, message in wrongs:
+        with pytest.raises(ExerciseCheckError, match=message):
+            check_extrapolation(strip, weights, small_conv_model, X[0], X[1])
+    with pytest.raises(NotImplementedError):
+        check_extrapolation(NotImplemented, NotImplemented, small_conv_model, X[0], X[1])
+
+
+def test_average_digits_check(small_conv_model, capsys):
+    X, y = torch.rand(30, 1, 28, 28), np.arange(30) % 3
+    Z = small_conv_model.encode(X).detach().numpy()
+    pixel_means = torch.stack([X[torch.from_numpy(y == d)].mean(dim=0) for d in range(3)])
+    with torch.no_grad():
+        code_means = torch.stack([torch.from_numpy(Z[y == d]).mean(dim=0) for d in range(3)])
+        decoded_means = small_conv_model.decode(code_means)
+        decoded_mean_images = small_conv_model(pixel_means)
+    check_average_digits(pixel_means, decoded_means, small_conv_model, X, y, Z)
+    assert "✓ 3 mean images, one per digit" in capsys.readouterr().out
+    wrongs = [
+        (X.mean(dim=0).expand(3, 1, 28, 28), decoded_means, "mean of all the images"),
+        (pixel_means, decoded_mean_images, "code of the mean image"),
+        (pixel_means, decoded_means.flip(0), "not the decoded mean code"),
+        (pixel_means[:2], decoded_means, "shape"),
+    ]
+    for means, decoded, message in wrongs:
+        with pytest.raises(ExerciseCheckError, match=message):
+            check_average_digits(means, decoded, small_conv_model, X, y, Z)
+    with pytest.raises(NotImplementedError):
+        check_average_digits(NotImplemented, NotImplemented, small_conv_model, X, y, Z)
+
+
 # ----------------------------------------------------------------------------- tabular rows (notebook 08)
-class ConstantRow(torch.nn.Module):
-    """Reconstructs every row as a fixed row: errors are known in closed form."""
-
-    def __init__(self, row):
-        super().__init__()
-        self.row = torch.nn.Parameter(torch.as_tensor(row, dtype=torch.float32), requires_grad=False)
-
-    def forward(self, x):
-        return self.row.expand_as(x)
-
-
-def toy_rows():
-    X = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
-    return ConstantRow([0.0, 0.0, 0.0]), X
-
-
-def test_check_item_errors_accepts_the_answer_and_names_the_slips(capsys):
-    model, X = toy_rows()
+def test_check_item_errors_accepts_the_answer_and_names_the_slips(capsys, toy_rows):
+    model, X = toy_rows
     sse = lambda m, X: ((X - m(X)) ** 2).sum(dim=1)  # noqa: E731
     errors = check_item_errors(lambda m, X: sse(m, X) / X.shape[1], model, X)
     assert errors == pytest.approx([1 / 3, 1 / 3, 0.0, 0.25])
@@ -648,8 +894,8 @@ def test_check_item_errors_accepts_the_answer_and_names_the_slips(capsys):
         check_item_errors(NotImplemented, model, X)
 
 
-def test_check_alternative_errors():
-    model, X = toy_rows()
+def test_check_alternative_errors(toy_rows):
+    model, X = toy_rows
     diff = (X - model(X)).abs()
     check_alternative_errors(diff.sum(dim=1), diff.amax(dim=1), model, X)
     check_alternative_errors(diff.mean(dim=1).numpy(), diff.amax(dim=1).tolist(), model, X)
@@ -661,8 +907,8 @@ def test_check_alternative_errors():
         check_alternative_errors(NotImplemented, NotImplemented, model, X)
 
 
-def test_check_pixel_errors():
-    model, X = toy_rows()
+def test_check_pixel_errors(toy_rows):
+    model, X = toy_rows
     squared = (X - model(X)) ** 2
     assert check_pixel_errors(squared[:, :-1].mean(dim=1), model, X) == pytest.approx([0.0, 0.5, 0.0, 0.25])
     check_pixel_errors(squared[:, :-1].sum(dim=1).numpy(), model, X)
@@ -685,3 +931,117 @@ def test_tabular_checks_agree_with_the_scoring_helpers_on_a_real_model():
     with torch.no_grad():
         errors = check_item_errors(answer, model, X)
     assert errors == pytest.approx(reconstruction_errors(model, X), rel=1e-5)
+
+
+# ------------------------------------------------------------------ notebook 09: the variational autoencoder
+from helpers.exercises import check_kl_monte_carlo, check_kl_per_dimension, check_sample_codes  # noqa: E402
+
+
+def _sample_codes(mean, log_variance, num_samples):
+    return mean + torch.exp(0.5 * log_variance) * torch.randn((num_samples, *mean.shape))
+
+
+def _kl_monte_carlo(mean, log_variance, num_samples):
+    z = _sample_codes(mean, log_variance, num_samples)
+    q = torch.distributions.Normal(mean, torch.exp(0.5 * log_variance))
+    return (q.log_prob(z) - torch.distributions.Normal(0.0, 1.0).log_prob(z)).sum(-1).mean(0)
+
+
+def _kl_per_dimension(mean, log_variance):
+    return (0.5 * (mean ** 2 + log_variance.exp() - log_variance - 1)).mean(0)
+
+
+@pytest.mark.parametrize("check, right, expected", [
+    (check_sample_codes, _sample_codes, "gradients reach mean and log_variance"),
+    (check_kl_monte_carlo, _kl_monte_carlo, "within 5 standard errors"),
+    (check_kl_per_dimension, _kl_per_dimension, "KL per dimension correct"),
+])
+def test_notebook_09_checks_accept_the_answer(check, right, expected, capsys):
+    state = torch.random.get_rng_state()
+    check(right)
+    assert torch.equal(torch.random.get_rng_state(), state)   # the student's random numbers are untouched
+    out = capsys.readouterr().out
+    assert "✓" in out and expected in out
+
+
+@pytest.mark.parametrize("check, wrong, message", [
+    (check_sample_codes, lambda m, lv, n: m + lv.exp() * torch.randn((n, *m.shape)), "multiplied eps by the variance"),
+    (check_sample_codes, lambda m, lv, n: m + lv * torch.randn((n, *m.shape)), "standard deviation"),
+    (check_sample_codes, lambda m, lv, n: torch.normal(m.expand(n, *m.shape), torch.exp(0.5 * lv).expand(n, *m.shape)),
+     "gradient"),
+    (check_sample_codes, lambda m, lv, n: m + torch.exp(0.5 * lv) * torch.randn(m.shape), "expected \\(20000, 2, 3\\)"),
+    (check_sample_codes, lambda m, lv, n: (m + torch.exp(0.5 * lv) * torch.randn(m.shape)).expand(n, *m.shape),
+     "every sample is the same code"),
+    (check_kl_monte_carlo, lambda m, lv, n: 0.5 * (m ** 2 + lv.exp() - lv - 1).sum(1), "equals the closed form"),
+    (check_kl_monte_carlo, lambda m, lv, n: -_kl_monte_carlo(m, lv, n), "sign is reversed"),
+    (check_kl_monte_carlo, lambda m, lv, n: _kl_monte_carlo(m, lv, n).mean(), "shape \\(5,\\)"),
+    (check_kl_monte_carlo, lambda m, lv, n: _kl_monte_carlo(m, lv, 1) + 0 * n, "too far"),
+    (check_kl_per_dimension, lambda m, lv: (0.5 * (m ** 2 + lv.exp() - lv - 1)).sum(1), "one KL per example"),
+    (check_kl_per_dimension, lambda m, lv: (0.5 * (m ** 2 + lv.exp() - lv)).mean(0), "'- 1' is missing"),
+    (check_kl_per_dimension, lambda m, lv: (0.5 * (m ** 2 + lv.exp() - lv - 1)).sum(0), "sum over the examples"),
+])
+def test_notebook_09_checks_fail_on_wrong_answers(check, wrong, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check(wrong)
+
+
+# ------------------------------------------------------------------ notebook 10: anomalies at their real prevalence
+from sklearn.metrics import average_precision_score  # noqa: E402
+
+from helpers.exercises import (  # noqa: E402
+    check_average_precision,
+    check_contamination_threshold,
+    check_cost_threshold,
+    check_precision_at_n,
+)
+
+
+def _precision_at_n(scores, is_anomaly):
+    n = int(np.sum(is_anomaly))
+    return float(np.asarray(is_anomaly)[np.argsort(-np.asarray(scores))[:n]].mean())
+
+
+def _cheapest(scores, is_anomaly, cost_miss):
+    candidates = np.r_[-np.inf, np.unique(scores)]
+    costs = [((scores > t) & (is_anomaly == 0)).sum() + cost_miss * ((scores <= t) & (is_anomaly == 1)).sum()
+             for t in candidates]
+    return float(candidates[int(np.argmin(costs))])
+
+
+_NB10_SCORES = np.random.default_rng(5).normal(size=400)
+_NB10_LABELS = (np.random.default_rng(6).random(400) < 0.05).astype(int)
+
+
+@pytest.mark.parametrize("check, right, args, expected", [
+    (check_precision_at_n, _precision_at_n, (_NB10_SCORES, _NB10_LABELS), "on the notebook's scores"),
+    (check_average_precision, lambda s, y: average_precision_score(y, s), (_NB10_SCORES, _NB10_LABELS),
+     "as scikit-learn says"),
+    (check_contamination_threshold, lambda s, c: np.percentile(s, 100 * (1 - c)), (_NB10_SCORES, 0.05),
+     "on the notebook's training scores"),
+    (check_cost_threshold, _cheapest, (_NB10_SCORES, _NB10_LABELS, 10.0), "with cost_miss 10"),
+])
+def test_notebook_10_checks_accept_the_answer(check, right, args, expected, capsys):
+    check(right, *args)
+    out = capsys.readouterr().out
+    assert "✓" in out and expected in out
+
+
+@pytest.mark.parametrize("check, wrong, message", [
+    (check_precision_at_n, lambda s, y: float(np.asarray(y)[np.argsort(s)[:int(np.sum(y))]].mean()), "lowest"),
+    (check_precision_at_n, lambda s, y: float(np.mean(y)), "precision at n is 0.5, expected 1"),
+    (check_average_precision, lambda s, y: __import__("sklearn.metrics").metrics.roc_auc_score(y, s), "ROC AUC"),
+    (check_contamination_threshold, lambda s, c: np.percentile(s, 100 * c), "not 100 \\* contamination"),
+    (check_contamination_threshold, lambda s, c: np.percentile(s, 100 - c), "is a share"),
+    (check_cost_threshold, lambda s, y, c: _cheapest(s, y, 1 / c) if c else 0.0, "cheapest costs"),
+    (check_cost_threshold, lambda s, y, c: float(np.min(s)), "cheapest costs"),
+])
+def test_notebook_10_checks_fail_on_wrong_answers(check, wrong, message):
+    with pytest.raises(ExerciseCheckError, match=message):
+        check(wrong)
+
+
+@pytest.mark.parametrize("check", [check_sample_codes, check_kl_monte_carlo, check_kl_per_dimension,  # notebook 09
+                                   check_precision_at_n, check_average_precision, check_contamination_threshold,
+                                   check_cost_threshold])
+def test_notebook_09_and_10_checks_pass_stubs_through(check):
+    assert_stubs_pass_through(check)

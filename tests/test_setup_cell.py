@@ -96,13 +96,14 @@ def _requirements_without_the_course(venv: Path, site_view: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_notebook_alone_in_a_folder_installs_the_package_and_runs(tmp_path):
+def test_a_notebook_alone_in_a_folder_installs_the_package_and_runs(tmp_path, monkeypatch):
     venv, alone, cache = tmp_path / "venv", tmp_path / "alone", tmp_path / "cache"
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     _requirements_without_the_course(venv, tmp_path / "site-view")
     python = venv / "bin" / "python"
+    # cwd outside the checkout: `python -c` puts the working folder first on sys.path
     hidden = subprocess.run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('helpers'))"],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, cwd=tmp_path)
     assert hidden.stdout.strip() == "None", "the test environment must not see the course package"
     alone.mkdir()
     shutil.copy(ROOT / "notebooks" / STANDALONE, alone / STANDALONE)
@@ -111,6 +112,7 @@ def test_a_notebook_alone_in_a_folder_installs_the_package_and_runs(tmp_path):
     (kernels / "kernel.json").write_text(
         '{"argv": ["%s", "-m", "ipykernel_launcher", "-f", "{connection_file}"], '
         '"display_name": "a student\'s Python", "language": "python"}' % python)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))  # the client looks the kernel up here
     env = {**os.environ, "JUPYTER_PATH": str(tmp_path / "jupyter"), "COURSE_PACKAGE_SOURCE": str(ROOT),
            "COURSE_DATA": str(helpers.data_dir()), "XDG_CACHE_HOME": str(cache), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("COURSE_CHECKPOINTS", None)
@@ -122,6 +124,6 @@ def test_a_notebook_alone_in_a_folder_installs_the_package_and_runs(tmp_path):
     assert f"data:        {helpers.data_dir()}" in setup
     assert f"checkpoints: {cache / 'autoencoder-anomaly-course' / 'checkpoints'}" in setup
     installed = subprocess.run([str(python), "-c", "import helpers; print(helpers.__file__)"],
-                               capture_output=True, text=True, check=True).stdout
+                               capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     assert str(venv) in installed  # the notebook installed its own copy, not this checkout's
     assert sorted(p.name for p in alone.iterdir()) == [STANDALONE]  # it wrote nothing beside itself

@@ -127,17 +127,6 @@ def test_hex_pixels_prints_eight_rows_of_two_digit_hex():
         hex_pixels(np.full(64, 0.5))
 
 
-class Constant(torch.nn.Module):
-    """Reconstructs every row as a fixed row: errors are known in closed form."""
-
-    def __init__(self, row):
-        super().__init__()
-        self.row = torch.nn.Parameter(torch.as_tensor(row, dtype=torch.float32), requires_grad=False)
-
-    def forward(self, x):
-        return self.row.expand_as(x)
-
-
-def test_label_error_share_is_the_last_columns_share():
-    X = torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
-    assert label_error_share(Constant([0.0, 0.0, 0.0]), X) == pytest.approx([1.0, 0.0, 0.0, 1 / 3])
+def test_label_error_share_is_the_last_columns_share(toy_rows):
+    model, X = toy_rows
+    assert label_error_share(model, X) == pytest.approx([1.0, 0.0, 0.0, 1 / 3])

@@ -102,6 +102,15 @@ def test_mse_is_recorded_whatever_the_loss():
     assert (history["train_mse"] > 0).all() and (history["train_mse"] < history["train_loss"]).all()
 
 
+def test_a_model_with_its_own_objective_gets_its_mse_measured_not_copied_from_the_loss():
+    # the variational autoencoder (notebook 09) ignores fit's default MSELoss: train_mse is measured apart
+    from helpers import VariationalAutoencoder
+    set_seed(0)
+    X = small_batch(32)
+    history = fit(VariationalAutoencoder(latent_dim=4), loader(X), loader(X), num_epochs=1, lr=1e-3, progress=False)
+    assert (history["train_loss"] > 100).all()          # the negative ELBO, in nats per image
+    assert (history["train_mse"] < 1).all() and (history["valid_mse"] < 1).all()
+
 def test_denoising_uses_clean_targets():
     seen = []
 
@@ -204,3 +213,22 @@ def test_interrupted_save_keeps_the_old_checkpoint(tmp_path, monkeypatch):
         save_checkpoint(DenseAutoencoder(latent_dim=3), path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.pt"]
     assert load_checkpoint(path, "cpu").config == {"latent_dim": 3, "hidden_dim": 256, "bottleneck_activation": True}
+
+
+def test_add_noise_with_a_range_draws_one_level_per_image():
+    X = torch.full((400, 1, 8, 8), 0.5)
+    noisy = add_noise(X, (0.0, 0.2), torch.Generator().manual_seed(0))
+    levels = (noisy - X).flatten(1).std(dim=1)
+    assert levels.min() < 0.02 and levels.max() > 0.17  # from nearly clean to nearly the top of the range
+    assert torch.all(levels < 0.25)
+    same = add_noise(X, (0.1, 0.1), torch.Generator().manual_seed(0))
+    assert torch.equal(same, add_noise(X, 0.1, torch.Generator().manual_seed(0)))
+
+
+@pytest.mark.parametrize("noise_std, error", [(-0.1, ValueError), ((0.3, 0.1), ValueError), ((0.1,), TypeError),
+                                              ("0.2", TypeError), (float("nan"), ValueError)])
+def test_bad_noise_levels_fail_before_training(noise_std, error):
+    model = DenseAutoencoder(latent_dim=2)
+    loader = [torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)]
+    with pytest.raises(error, match="noise_std"):
+        fit(model, loader, num_epochs=1, lr=1e-3, noise_std=noise_std, progress=False)
