@@ -12,10 +12,10 @@ z-scores (the scaling of notebook 08).
 
 Writes, into --out (default ``helpers/tables/``, where ``helpers.load_table`` finds them):
 
-- ``odds_optdigits.csv``: one row per detector and split (detector, source, latent_dim, n_seeds, seed,
+- ``pyod_benchmark_results.csv``: one row per detector and split (detector, source, latent_dim, n_seeds, seed,
   split, roc_auc, precision_at_n, n_test, n_test_anomalies, seconds, cpu_seconds); the 2-code
   autoencoder has one row per seed of the ensemble (each model alone), the other code sizes the first seed;
-- ``odds_optdigits_selection.csv``: the label-free choice of the bottleneck, one row per split,
+- ``pyod_benchmark_code_size.csv``: the label-free choice of the bottleneck, one row per split,
   thinned cluster and bottleneck size (split, cluster, cluster_size, n_fit, n_check,
   n_check_anomalies, latent_dim, synthetic_auc); built from the training parts only;
 - a ``.json`` beside each: command, date, machine, load, settings, total seconds;
@@ -57,8 +57,8 @@ from run_info import load_average, machine  # beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ROOT / "helpers" / "tables"
-NAME = "odds_optdigits"
-SELECTION_NAME = "odds_optdigits_selection"
+NAME = "pyod_benchmark_results"
+SELECTION_NAME = "pyod_benchmark_code_size"
 PUBLISHED_NAME = "pyod_published_optdigits"
 RESULT_COLUMNS = ("detector", "source", "latent_dim", "n_seeds", "seed", "split", "roc_auc", "precision_at_n", "n_test",
                   "n_test_anomalies", "seconds", "cpu_seconds")

@@ -369,7 +369,7 @@ def load_table(name: str):
     import pandas as pd
 
     if not isinstance(name, str) or Path(name).name != name or name.endswith(".csv"):
-        raise ValueError(f"name must be a table's name without folder or suffix, e.g. 'odds_optdigits', got {name!r}")
+        raise ValueError(f"name must be a table's name without folder or suffix, e.g. 'pyod_benchmark_results', got {name!r}")
     path = TABLES / f"{name}.csv"
     if not path.is_file():
         known = sorted(p.stem for p in TABLES.glob("*.csv"))
