@@ -103,18 +103,23 @@ def describe_environment() -> str:
             f"device:      {device} (torch {torch.__version__}, {torch.get_num_threads()} CPU threads)")
 
 
-def glue(name: str, value, display: bool = False) -> None:
-    """Hand a computed value to the book's prose, where ``{glue:text}`name``` shows it.
+def glue(name: str | None = None, value=None, *, display: bool = False, **values) -> None:
+    """Hand computed values to the book's prose, where ``{glue:text}`name``` shows them.
 
-    The book is built with myst-nb, whose ``glue`` stores the value in the cell's
-    output; where myst-nb is not installed (Colab, a plain Jupyter) there is no
-    book to hand it to, and nothing happens.
+    ``glue("auc", auc)`` hands one value, ``glue(auc=auc, recall=recall)`` several. The
+    book is built with myst-nb, whose ``glue`` stores each value in the cell's output;
+    where myst-nb is not installed (Colab, a plain Jupyter) there is no book to hand
+    it to, and nothing happens. NumPy scalars become plain numbers, so that
+    ``{glue:text}`name:.3f``` can format them.
     Introduced in notebook 01 (``01_dense_autoencoder``).
     """
+    if name is not None:
+        values = {name: value, **values}
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
         return
-    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
-        value = value.item()  # a plain number, so that {glue:text}`name:.3f` can format it
-    myst_glue(name, value, display=display)
+    for key, item in values.items():
+        if isinstance(item, (np.generic, np.ndarray)) and np.ndim(item) == 0:
+            item = item.item()
+        myst_glue(key, item, display=display)

@@ -1,8 +1,9 @@
-"""The recipe that trains the notebook-02 convolutional autoencoder, and its checkpoint.
+"""The recipes that train the course's models: the notebook-02 convolutional autoencoder (and its
+checkpoint), and notebook 07's denoising autoencoder.
 
-Notebook 02 trains the model and saves it; notebooks 05-07 load it, and train it
+Notebook 02 trains the conv AE and saves it; notebooks 05-07, 09 and 10 load it, and train it
 through the same function when the checkpoint is missing (a fresh clone, Colab),
-so every notebook sees the same model.
+so every notebook sees the same model. Notebooks 07 and 09 train the denoiser with the same function.
 """
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .data import mnist_loaders
+from .data import mnist_loaders, tensor_loader
 from .environment import checkpoint_dir, get_device, set_seed
-from .models import ConvAutoencoder
+from .models import ConvAutoencoder, ConvDenoisingAutoencoder
 from .training import fit, load_checkpoint, save_checkpoint
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "train_conv_autoencoder",
     "conv_checkpoint_path",
     "load_or_train_conv_autoencoder",
+    "train_denoising_autoencoder",
 ]
 
 LOSSES = {"mse": nn.MSELoss, "bce": nn.BCELoss}
@@ -166,3 +168,23 @@ def load_or_train_conv_autoencoder(seed: int = 0, *, folder=None, device=None,
           f"(about a minute on a laptop CPU), then saving it there")
     model, _ = train_conv_autoencoder(seed=seed, device=device, progress=progress, checkpoint=path)
     return model.eval()
+
+
+def train_denoising_autoencoder(X, *, seed: int = 0, max_noise_std: float = 0.5, valid_loader=None, device=None,
+                                progress: bool = True) -> tuple[ConvDenoisingAutoencoder, pd.DataFrame]:
+    """Notebook 07's short recipe for a :class:`helpers.ConvDenoisingAutoencoder`; returns ``(model, history)``.
+
+    One epoch over the images ``X`` in shuffled batches of 32, Adam with ``betas=(0.9, 0.99)`` and
+    the one-cycle schedule to ``lr=2e-2``; each image gets its own noise level drawn from
+    ``[0, max_noise_std]`` (``max_noise_std=0`` trains the same model without noise: the ablation).
+    ``seed`` fixes the initial weights and the batches, so two calls differ only in the noise.
+    The model uses the channels-last memory layout, in which its convolutions run faster on a CPU.
+    Introduced in notebook 07 (``07_denoising``).
+    """
+    device = get_device() if device is None else device
+    set_seed(seed)
+    model = ConvDenoisingAutoencoder().to(device, memory_format=torch.channels_last)
+    history = fit(model, tensor_loader(X, batch_size=32, shuffle=True, seed=seed), valid_loader,
+                  num_epochs=1, lr=2e-2, optimizer=partial(torch.optim.Adam, betas=(0.9, 0.99)),
+                  noise_std=(0.0, max_noise_std), lr_schedule="onecycle", progress=progress)
+    return model, history

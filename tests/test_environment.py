@@ -69,3 +69,14 @@ def test_describe_environment_names_both_folders_and_the_device():
     assert f"data:        {data_dir()}" in text and f"checkpoints: {checkpoint_dir()}" in text
     assert "device:" in text and torch.__version__ in text
     assert helpers.describe_environment is describe_environment
+
+
+def test_glue_hands_one_or_several_values_as_plain_numbers(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: glued.__setitem__(name, value))
+    helpers.glue("auc", np.float64(0.5))
+    helpers.glue(recall=np.float32(0.25), label="seven")
+    assert glued == {"auc": 0.5, "recall": 0.25, "label": "seven"}
+    assert all(type(glued[k]) in (float, str) for k in glued)

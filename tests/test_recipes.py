@@ -74,3 +74,13 @@ def test_an_edited_recipe_is_used_as_it_is_never_overwritten(tmp_path, fake_fit,
     out = capsys.readouterr().out
     assert "num_epochs 1 (here 5)" in out and "Delete the file" in out
     assert fake_fit == [] and path.read_bytes() == before and model.metadata["recipe"]["num_epochs"] == 1
+
+
+def test_the_denoiser_recipe_trains_one_epoch_and_its_ablation_differs_only_by_the_noise():
+    X = torch.rand(64, 1, 28, 28)
+    noisy, noisy_history = recipes.train_denoising_autoencoder(X, seed=3, max_noise_std=0.5, device="cpu", progress=False)
+    clean, clean_history = recipes.train_denoising_autoencoder(X, seed=3, max_noise_std=0.0, device="cpu", progress=False)
+    again, _ = recipes.train_denoising_autoencoder(X, seed=3, max_noise_std=0.0, device="cpu", progress=False)
+    assert len(noisy_history) == len(clean_history) == 1 and not noisy.training
+    assert all(torch.equal(a, b) for a, b in zip(clean.state_dict().values(), again.state_dict().values()))
+    assert not torch.equal(noisy.state_dict()["encoder.0.weight"], clean.state_dict()["encoder.0.weight"])
